@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * cdev.c - the character-device side: CUSE sessions and their callbacks
+ *
+ * Theory of operation
+ *
+ * Each node owns a /dev/cuse file descriptor, opened non-blocking and handed
+ * to libfuse with fuse_session_custom_io(), so that the event loop, not
+ * libfuse, reads it: one read stays posted per node, into the node's buffer,
+ * and each request read is given to fuse_session_process_buf(). Replies are
+ * written synchronously by libfuse (a write to /dev/cuse never blocks).
+ *
+ * A CUSE device appears when its session answers CUSE_INIT, and disappears
+ * when its file descriptor is closed; the node is freed only once its
+ * posted read has completed or been cancelled, and never while one of its
+ * own callbacks is running (a NetBSD close of /dev/tapN destroys the node
+ * it arrived on).
+ *
+ * Ioctls run in CUSE's unrestricted mode: BSD commands encode their
+ * direction the other way round from Linux, so the kernel cannot be left
+ * to decode them. The first call of a data ioctl arrives without data and
+ * is answered with fuse_reply_ioctl_retry(), naming the argument's bytes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <cuse_lowlevel.h>
+
+#include "cdev.h"
+#include "ioctl.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+/* Largest write: a TAPMRU frame plus a virtio-net header, with room to spare */
+#define CDEV_MAX_WRITE	(65536 + 4096)
+/* The kernel refuses reads of /dev/cuse smaller than a header + max_write */
+#define CDEV_BUF_SIZE	(CDEV_MAX_WRITE + 4096)
+
+/**
+ * struct cdev_node - one device node, one CUSE session
+ * @next:	next live node
+ * @cc:		context
+ * @se:		libfuse session, which owns @fd
+ * @fd:		/dev/cuse file descriptor
+ * @unit:	unit whose node this is, NULL for the cloner (or once deleted)
+ * @buf:	request buffer, mapped lazily
+ * @cloner:	this is the cloning node
+ * @ready:	CUSE_INIT answered: the node exists
+ * @reading:	a read of @fd is in flight
+ * @dispatching: one of this node's callbacks is running
+ * @dying:	deleted: free once not reading and not dispatching
+ * @name:	device name, /dev/@name
+ */
+struct cdev_node {
+	struct cdev_node *next;
+	struct cdev_ctx *cc;
+	struct fuse_session *se;
+	int fd;
+	struct tapdev_unit *unit;
+	uint8_t *buf;
+	bool cloner;
+	bool ready;
+	bool reading;
+	bool dispatching;
+	bool dying;
+	char name[IFNAMSIZ];
+};
+
+/**
+ * cdev_file() - the device model's open file behind a CUSE file
+ * @fi:		CUSE file info
+ *
+ * Return: the open file
+ */
+static struct tapdev_file *cdev_file(const struct fuse_file_info *fi)
+{
+	return (struct tapdev_file *)(uintptr_t)fi->fh;
+}
+
+/**
+ * cdev_init_conn() - CUSE_INIT: choose the largest write the kernel sends
+ * @userdata:	node
+ * @conn:	connection parameters
+ */
+static void cdev_init_conn(void *userdata, struct fuse_conn_info *conn)
+{
+	conn->max_write = CDEV_MAX_WRITE;
+}
+
+/**
+ * cdev_init_done() - the device node now exists
+ * @userdata:	node
+ */
+static void cdev_init_done(void *userdata)
+{
+	struct cdev_node *n = userdata;
+
+	n->ready = true;
+	n->cc->unready--;
+	log_debug("/dev/%s: ready", n->name);
+}
+
+/**
+ * cdev_open() - open of the node: clone, or open the node's unit
+ * @req:	request
+ * @fi:		file info; fh is set to the device model's file
+ */
+static void cdev_open(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct cdev_node *n = fuse_req_userdata(req);
+	struct tapdev_file *f;
+	int ret;
+
+	if (!n->cloner && !n->unit) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	ret = tapdev_open(n->cc->tap, n->unit, &f);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fi->fh = (uintptr_t)f;
+	fi->direct_io = 1;
+	fi->nonseekable = 1;
+	/* The opener died before seeing the answer: no release will come */
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		tapdev_close(f);
+}
+
+/**
+ * cdev_interrupted() - the client of a parked read got a signal
+ * @req:	request
+ * @data:	the device model's waiter
+ */
+static void cdev_interrupted(fuse_req_t req, void *data)
+{
+	tapdev_interrupt(data);
+}
+
+static void cdev_read(fuse_req_t req, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	struct tapdev_waiter *w;
+
+	w = tapdev_read(cdev_file(fi), req, size, fi->flags & O_NONBLOCK);
+	if (w)
+		fuse_req_interrupt_func(req, cdev_interrupted, w);
+}
+
+static void cdev_write(fuse_req_t req, const char *buf, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	ssize_t n = tapdev_write(cdev_file(fi), buf, size);
+
+	if (n < 0)
+		fuse_reply_err(req, -n);
+	else
+		fuse_reply_write(req, n);
+}
+
+static void cdev_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	tapdev_close(cdev_file(fi));
+	fuse_reply_err(req, 0);
+}
+
+static void cdev_poll(fuse_req_t req, struct fuse_file_info *fi,
+		      struct fuse_pollhandle *ph)
+{
+	fuse_reply_poll(req, tapdev_poll(cdev_file(fi), ph));
+}
+
+/**
+ * cdev_ioctl() - run an ioctl from the table, fetching its argument first
+ * @req:	request
+ * @cmd:	command (libfuse 3.14 passes it as int)
+ * @arg:	the client's argument: an address, or a value for IOC_VOID
+ * @fi:		file info
+ * @flags:	FUSE_IOCTL_* flags
+ * @in_buf:	bytes fetched from @arg, @in_bufsz of them
+ * @in_bufsz:	size of @in_buf
+ * @out_bufsz:	bytes the kernel will copy back to @arg
+ */
+static void cdev_ioctl(fuse_req_t req, int cmd, void *arg,
+		       struct fuse_file_info *fi, unsigned flags,
+		       const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	const struct tapioc *ioc = tapioc_find((unsigned)cmd);
+	uint8_t out[TAPIOC_MAX_ARG] = { 0 };
+	int ret;
+
+	if (!ioc) {
+		log_debug("ioctl 0x%08x: unknown", (unsigned)cmd);
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (in_bufsz < ioc->in || out_bufsz < ioc->out) {
+		struct iovec iov_in = { arg, ioc->in };
+		struct iovec iov_out = { arg, ioc->out };
+
+		if (!arg) {
+			fuse_reply_err(req, EFAULT);
+			return;
+		}
+		fuse_reply_ioctl_retry(req, &iov_in, ioc->in ? 1 : 0,
+				       &iov_out, ioc->out ? 1 : 0);
+		return;
+	}
+	log_debug("ioctl %s", ioc->name);
+	ret = ioc->fn(cdev_file(fi), (uintptr_t)arg, in_buf, out);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_ioctl(req, ret, ioc->out ? out : NULL, ioc->out);
+}
+
+static const struct cuse_lowlevel_ops cdev_ops = {
+	.init		= cdev_init_conn,
+	.init_done	= cdev_init_done,
+	.open		= cdev_open,
+	.read		= cdev_read,
+	.write		= cdev_write,
+	.release	= cdev_release,
+	.ioctl		= cdev_ioctl,
+	.poll		= cdev_poll,
+};
+
+/**
+ * cdev_io_writev() - libfuse's replies, written to the session's fd
+ * @fd:		/dev/cuse
+ * @iov:	reply
+ * @count:	iovec count
+ * @userdata:	node
+ *
+ * Return: as writev(2)
+ */
+static ssize_t cdev_io_writev(int fd, struct iovec *iov, int count,
+			      void *userdata)
+{
+	return writev(fd, iov, count);
+}
+
+/**
+ * cdev_io_read() - never used: the event loop reads the fd
+ * @fd:		/dev/cuse
+ * @buf:	buffer
+ * @len:	its size
+ * @userdata:	node
+ *
+ * Return: -1, errno EIO
+ */
+static ssize_t cdev_io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	errno = EIO;
+	return -1;
+}
+
+static const struct fuse_custom_io cdev_io = {
+	.writev	= cdev_io_writev,
+	.read	= cdev_io_read,
+};
+
+/**
+ * cdev_post_read() - keep one read of the node's fd posted
+ * @n:		node
+ */
+static void cdev_post_read(struct cdev_node *n)
+{
+	struct io_uring_sqe *sqe = loop_sqe(n->cc->loop, LOOP_CUSE_READ, n);
+
+	io_uring_prep_read(sqe, n->fd, n->buf, CDEV_BUF_SIZE, 0);
+	n->reading = true;
+}
+
+/**
+ * cdev_node_free() - end the session (the kernel removes the node)
+ * @n:		node, not reading, not dispatching
+ */
+static void cdev_node_free(struct cdev_node *n)
+{
+	struct cdev_node **pp;
+
+	for (pp = &n->cc->nodes; *pp; pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	}
+	if (!n->ready)
+		n->cc->unready--;
+	if (n->se)
+		fuse_session_destroy(n->se);	/* closes n->fd */
+	else if (n->fd >= 0)
+		close(n->fd);
+	if (n->buf)
+		munmap(n->buf, CDEV_BUF_SIZE);
+	free(n);
+}
+
+/**
+ * cdev_node_del() - delete a node
+ * @n:		node
+ *
+ * Its unit is forgotten at once; the session ends as soon as nothing of
+ * the node is in flight or running.
+ */
+static void cdev_node_del(struct cdev_node *n)
+{
+	n->unit = NULL;
+	n->dying = true;
+	if (n->reading)
+		loop_cancel(n->cc->loop, LOOP_CUSE_READ, n);
+	else if (!n->dispatching)
+		cdev_node_free(n);
+}
+
+/**
+ * cdev_node_new() - create a node: open a CUSE session named @name
+ * @cc:		context
+ * @name:	device name, validated by the caller
+ * @unit:	its unit, NULL for the cloner
+ * @np:		set to the node
+ *
+ * The node appears when the kernel's CUSE_INIT has been answered, in a
+ * later turn of the event loop (cc->unready counts those still pending).
+ *
+ * Return: 0, -EEXIST if /dev/@name exists, -ENODEV without CUSE, -errno
+ */
+static int cdev_node_new(struct cdev_ctx *cc, const char *name,
+			 struct tapdev_unit *unit, struct cdev_node **np)
+{
+	char *argv[] = { "cusetap", cc->fuse_debug ? "-d" : NULL, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(cc->fuse_debug ? 2 : 1, argv);
+	char devinfo[IFNAMSIZ + 16], path[IFNAMSIZ + 8];
+	const char *dev_info_argv[] = { devinfo };
+	struct cuse_info ci = {
+		.dev_info_argc	= 1,
+		.dev_info_argv	= dev_info_argv,
+		.flags		= CUSE_UNRESTRICTED_IOCTL,
+	};
+	struct cdev_node *n;
+	struct stat st;
+	int ret;
+
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	if (stat(path, &st) == 0)
+		return -EEXIST;
+	snprintf(devinfo, sizeof(devinfo), "DEVNAME=%s", name);
+
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->cc = cc;
+	n->unit = unit;
+	n->cloner = !unit;
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	ret = -ENOMEM;
+	n->buf = mmap(NULL, CDEV_BUF_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (n->buf == MAP_FAILED) {
+		n->buf = NULL;
+		goto err;
+	}
+	n->fd = open("/dev/cuse", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (n->fd < 0) {
+		ret = errno == ENOENT ? -ENODEV : -errno;
+		goto err;
+	}
+	ret = -ENOMEM;
+	n->se = cuse_lowlevel_new(&args, &ci, &cdev_ops, n);
+	if (!n->se)
+		goto err;
+	ret = fuse_session_custom_io(n->se, &cdev_io, n->fd);
+	if (ret)
+		goto err;
+
+	n->next = cc->nodes;
+	cc->nodes = n;
+	cc->unready++;
+	cdev_post_read(n);
+	*np = n;
+	return 0;
+
+err:
+	if (n->se)
+		fuse_session_destroy(n->se);
+	if (n->fd > 0)
+		close(n->fd);
+	if (n->buf)
+		munmap(n->buf, CDEV_BUF_SIZE);
+	free(n);
+	return ret;
+}
+
+/**
+ * cdev_on_read() - a request arrived on a node's /dev/cuse
+ * @obj:	node
+ * @res:	bytes read, or -errno
+ *
+ * ENODEV means the kernel ended the session (the CUSE device could not be
+ * registered, or was torn down): the node is gone, and so is its unit.
+ */
+void cdev_on_read(void *obj, int res)
+{
+	struct cdev_node *n = obj;
+
+	n->reading = false;
+	n->dispatching = true;
+	if (res > 0 && !n->dying) {
+		struct fuse_buf fb = { .mem = n->buf, .size = (size_t)res };
+
+		fuse_session_process_buf(n->se, &fb);
+		tapdev_reap(n->cc->tap);
+	} else if (res < 0 && res != -EAGAIN && res != -EINTR &&
+		   res != -ECANCELED && !n->dying) {
+		log_err("/dev/%s: CUSE session ended: %s", n->name,
+			strerror(-res));
+		if (!n->ready)
+			n->cc->failed = res;
+		if (n->unit)
+			tapdev_unit_destroy(n->unit);	/* deletes n */
+		else
+			cdev_node_del(n);
+	}
+	n->dispatching = false;
+	if (n->dying) {
+		cdev_node_free(n);
+		return;
+	}
+	cdev_post_read(n);
+}
+
+/**
+ * cdev_node_add() - tapdev_host: create the node of a unit
+ * @host:	context
+ * @u:		unit
+ *
+ * Return: 0, or an error of cdev_node_new()
+ */
+static int cdev_node_add(void *host, struct tapdev_unit *u)
+{
+	struct cdev_node *n;
+	int ret = cdev_node_new(host, u->ifname, u, &n);
+
+	if (ret)
+		return ret;
+	u->node = n;
+	return 0;
+}
+
+/**
+ * cdev_node_remove() - tapdev_host: delete the node of a unit
+ * @host:	context
+ * @u:		unit
+ */
+static void cdev_node_remove(void *host, struct tapdev_unit *u)
+{
+	cdev_node_del(u->node);
+	u->node = NULL;
+}
+
+static void cdev_reply_data(void *req, const void *buf, size_t len)
+{
+	fuse_reply_buf(req, buf, len);
+}
+
+static void cdev_reply_err(void *req, int err)
+{
+	fuse_reply_err(req, err);
+}
+
+static void cdev_poll_wake(void *ph)
+{
+	fuse_lowlevel_notify_poll(ph);
+	fuse_pollhandle_destroy(ph);
+}
+
+static void cdev_poll_drop(void *ph)
+{
+	fuse_pollhandle_destroy(ph);
+}
+
+const struct tapdev_host cdev_host = {
+	.node_add	= cdev_node_add,
+	.node_del	= cdev_node_remove,
+	.reply_data	= cdev_reply_data,
+	.reply_err	= cdev_reply_err,
+	.poll_wake	= cdev_poll_wake,
+	.poll_drop	= cdev_poll_drop,
+};
+
+/**
+ * cdev_fuse_log() - libfuse's messages, into our log
+ * @level:	syslog level
+ * @fmt:	format
+ * @ap:		arguments
+ */
+static void cdev_fuse_log(enum fuse_log_level level, const char *fmt,
+			  va_list ap)
+{
+	char msg[512];
+	size_t len;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = strlen(msg);
+	if (len && msg[len - 1] == '\n')
+		msg[len - 1] = '\0';
+	if (level <= FUSE_LOG_ERR)
+		log_err("libfuse: %s", msg);
+	else if (level <= FUSE_LOG_WARNING)
+		log_warn("libfuse: %s", msg);
+	else
+		log_debug("libfuse: %s", msg);
+}
+
+/**
+ * cdev_probe() - can this process create CUSE devices at all
+ *
+ * Return: 0, -ENODEV without CUSE, -EACCES/-EPERM without the right, -errno
+ */
+int cdev_probe(void)
+{
+	int fd = open("/dev/cuse", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	close(fd);
+	return 0;
+}
+
+/**
+ * cdev_init() - create the cloning node
+ * @cc:		context to fill
+ * @loop:	event loop
+ * @tap:	device model
+ * @devname:	cloning device name
+ *
+ * Return: 0, or an error of cdev_node_new()
+ */
+int cdev_init(struct cdev_ctx *cc, struct loop *loop, struct tapdev_ctx *tap,
+	      const char *devname)
+{
+	bool debug = cc->fuse_debug;
+
+	memset(cc, 0, sizeof(*cc));
+	cc->loop = loop;
+	cc->tap = tap;
+	cc->fuse_debug = debug;
+	fuse_set_log_func(cdev_fuse_log);
+	return cdev_node_new(cc, devname, NULL, &cc->cloner);
+}
+
+/**
+ * cdev_fini() - delete the cloning node; unit nodes go with their units
+ * @cc:		context
+ */
+void cdev_fini(struct cdev_ctx *cc)
+{
+	if (cc->cloner)
+		cdev_node_del(cc->cloner);
+	cc->cloner = NULL;
+}

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * loop.c - the io_uring event loop
+ *
+ * One thread, one ring. Reads of every /dev/cuse session and every kernel
+ * TAP stay posted; the rtnetlink socket is polled; signals arrive through a
+ * signalfd read. A completion is dispatched on its tag; an object with a
+ * submission in flight is only freed by its own handler, once the
+ * completion (or cancellation) has arrived, so no completion ever points to
+ * freed memory.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "cdev.h"
+#include "log.h"
+#include "loop.h"
+#include "main.h"
+#include "netstack/ktap.h"
+#include "util.h"
+
+#define LOOP_TAG_SHIFT	56
+#define LOOP_PTR_MASK	((UINT64_C(1) << LOOP_TAG_SHIFT) - 1)
+
+typedef void (*loop_fn)(void *obj, int res);
+
+static const char *const loop_tag_names[] = {
+	"cuse read", "tap read", "rtnl poll", "signal", "cancel",
+};
+static_assert(ARRAY_SIZE(loop_tag_names) == LOOP_NTAGS,
+	      "loop_tag_names must name every tag");
+
+/**
+ * loop_ignore() - handler for completions nobody needs to see
+ * @obj:	unused
+ * @res:	unused
+ */
+static void loop_ignore(void *obj, int res)
+{
+	(void)obj;
+	(void)res;
+}
+
+static const loop_fn loop_handlers[] = {
+	[LOOP_CUSE_READ]	= cdev_on_read,
+	[LOOP_TAP_READ]		= ktap_on_read,
+	[LOOP_RTNL_POLL]	= ktap_on_rtnl,
+	[LOOP_SIGNAL]		= main_on_signal,
+	[LOOP_CANCEL]		= loop_ignore,
+};
+static_assert(ARRAY_SIZE(loop_handlers) == LOOP_NTAGS,
+	      "loop_handlers must handle every tag");
+
+/**
+ * loop_init() - create the ring
+ * @l:		loop
+ * @entries:	submission queue size; the completion queue is 8 times larger
+ *
+ * Return: 0, or -errno from io_uring_setup (-ENOSYS: kernel without
+ *	   io_uring, -EPERM: io_uring disabled by sysctl or seccomp)
+ */
+int loop_init(struct loop *l, unsigned entries)
+{
+	struct io_uring_params p;
+
+	memset(l, 0, sizeof(*l));
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_CQSIZE;
+	p.cq_entries = entries * 8;
+	return io_uring_queue_init_params(entries, &l->ring, &p);
+}
+
+/**
+ * loop_fini() - destroy the ring
+ * @l:		loop
+ */
+void loop_fini(struct loop *l)
+{
+	io_uring_queue_exit(&l->ring);
+}
+
+/**
+ * loop_sqe() - a submission slot, tagged for dispatch
+ * @l:		loop
+ * @tag:	handler of the completion
+ * @obj:	object passed to the handler
+ *
+ * Submits what is queued if the ring is full, so it never fails for lack
+ * of room; the caller fills in the operation.
+ *
+ * Return: the submission queue entry
+ */
+struct io_uring_sqe *loop_sqe(struct loop *l, enum loop_tag tag, void *obj)
+{
+	struct io_uring_sqe *sqe;
+
+	while (!(sqe = io_uring_get_sqe(&l->ring)))
+		io_uring_submit(&l->ring);
+	io_uring_sqe_set_data64(sqe, (uint64_t)tag << LOOP_TAG_SHIFT |
+				     ((uintptr_t)obj & LOOP_PTR_MASK));
+	l->inflight++;
+	return sqe;
+}
+
+/**
+ * loop_cancel() - cancel the submissions of one object
+ * @l:		loop
+ * @tag:	their tag
+ * @obj:	their object
+ *
+ * Their completions still arrive, with -ECANCELED (or their result, if
+ * they were done already).
+ */
+void loop_cancel(struct loop *l, enum loop_tag tag, void *obj)
+{
+	struct io_uring_sqe *sqe = loop_sqe(l, LOOP_CANCEL, NULL);
+
+	io_uring_prep_cancel64(sqe, (uint64_t)tag << LOOP_TAG_SHIFT |
+				    ((uintptr_t)obj & LOOP_PTR_MASK), 0);
+}
+
+/**
+ * loop_dispatch() - hand every available completion to its handler
+ * @l:		loop
+ */
+static void loop_dispatch(struct loop *l)
+{
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(&l->ring, &cqe) == 0) {
+		uint64_t ud = io_uring_cqe_get_data64(cqe);
+		unsigned tag = ud >> LOOP_TAG_SHIFT;
+		void *obj = (void *)(uintptr_t)(ud & LOOP_PTR_MASK);
+		int res = cqe->res;
+
+		/* A multishot submission stays in flight while F_MORE is set */
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			l->inflight--;
+		io_uring_cqe_seen(&l->ring, cqe);
+		if (tag >= LOOP_NTAGS) {
+			log_err("loop: completion with unknown tag %u", tag);
+			continue;
+		}
+		log_debug("loop: %s %p: %d", loop_tag_names[tag], obj, res);
+		loop_handlers[tag](obj, res);
+	}
+}
+
+/**
+ * loop_run() - run until loop.stop is set
+ * @l:		loop
+ *
+ * Return: 0, or -errno if waiting on the ring failed
+ */
+int loop_run(struct loop *l)
+{
+	while (!l->stop) {
+		int ret = io_uring_submit_and_wait(&l->ring, 1);
+
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
+		    ret != -EBUSY) {
+			log_err("loop: io_uring_enter: %s", strerror(-ret));
+			return ret;
+		}
+		loop_dispatch(l);
+		if (l->after)
+			l->after(l->after_arg);
+	}
+	return 0;
+}
+
+/**
+ * loop_drain() - wait until every submission has completed
+ * @l:		loop
+ * @timeout_ms:	give up after this long
+ *
+ * Used at exit, after everything was cancelled, so that no file is still
+ * held by the ring when it is closed.
+ *
+ * Return: 0, -ETIMEDOUT
+ */
+int loop_drain(struct loop *l, unsigned timeout_ms)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (l->inflight) {
+		struct __kernel_timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
+		struct io_uring_cqe *cqe;
+
+		io_uring_submit(&l->ring);
+		io_uring_wait_cqe_timeout(&l->ring, &cqe, &ts);
+		loop_dispatch(l);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - start.tv_sec) * 1000 +
+		    (now.tv_nsec - start.tv_nsec) / 1000000 > timeout_ms)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * loop.h - the one io_uring event loop that owns every file descriptor
+ *
+ * Each submission carries a tagged 64-bit user_data: the tag (top byte)
+ * says which module's handler gets the completion, the rest is a pointer
+ * to the object it concerns.
+ */
+#ifndef CUSETAP_LOOP_H
+#define CUSETAP_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <liburing.h>
+
+enum loop_tag {
+	LOOP_CUSE_READ,		/* a request read from a /dev/cuse session */
+	LOOP_TAP_READ,		/* a frame read from a kernel TAP */
+	LOOP_RTNL_POLL,		/* the rtnetlink event socket is readable */
+	LOOP_SIGNAL,		/* a signal read from the signalfd */
+	LOOP_CANCEL,		/* completion of a cancellation, ignored */
+	LOOP_NTAGS,
+};
+
+/**
+ * struct loop - the event loop
+ * @ring:	the io_uring
+ * @inflight:	submissions whose completion has not been handled yet
+ * @stop:	leave loop_run() after the current batch
+ * @after:	called after every batch of completions, and its argument
+ * @after_arg:	argument for @after
+ */
+struct loop {
+	struct io_uring ring;
+	unsigned inflight;
+	bool stop;
+	void (*after)(void *arg);
+	void *after_arg;
+};
+
+int loop_init(struct loop *l, unsigned entries);
+void loop_fini(struct loop *l);
+struct io_uring_sqe *loop_sqe(struct loop *l, enum loop_tag tag, void *obj);
+void loop_cancel(struct loop *l, enum loop_tag tag, void *obj);
+int loop_run(struct loop *l);
+int loop_drain(struct loop *l, unsigned timeout_ms);
+
+#endif /* CUSETAP_LOOP_H */

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * backend.h - the one interface between the device model and a network side
+ *
+ * Each unit of the BSD device is backed by a port: a network interface the
+ * host sees. The device model (cusetap/tapdev.c) drives ports only through
+ * struct ns_ops, so the kernel TAP backend (ktap.c) and a later userspace
+ * one are interchangeable. Frames travel:
+ *
+ *   client write()  -> tapdev_write() -> ops->send()      -> host stack
+ *   host stack      -> backend receives into tapdev_rx_buf(), then calls
+ *                      tapdev_rx_done()                    -> client read()
+ *
+ * and link state learnt by the backend arrives through tapdev_link_update().
+ */
+#ifndef CUSETAP_NETSTACK_BACKEND_H
+#define CUSETAP_NETSTACK_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ns_port;
+struct tapdev_unit;
+
+/**
+ * struct ns_link - state of a port's interface as the host sees it
+ * @flags:	Linux IFF_* flags (IFF_UP, IFF_PROMISC, ...)
+ * @mtu:	MTU in bytes
+ * @mac:	hardware address
+ */
+struct ns_link {
+	unsigned flags;
+	unsigned mtu;
+	uint8_t mac[6];
+};
+
+/**
+ * struct ns_ops - what a network backend provides
+ * @name:	backend name, for logs
+ * @create:	create the interface @ifname for @u; -EEXIST if the name is
+ *		taken on the host. Fills @link with its initial state.
+ * @destroy:	remove the interface and stop all I/O; the backend calls
+ *		tapdev_port_released(u) once nothing it started still uses the
+ *		unit's buffers (possibly before returning)
+ * @rx_kick:	the unit has a free receive buffer again (tapdev_rx_buf)
+ * @send:	inject one frame into the host; -errno if it was dropped
+ * @set_carrier: report link (carrier) up or down to the host
+ * @set_up:	set or clear the interface's administrative IFF_UP
+ * @purge_addrs: remove every address configured on the interface
+ * @sync:	apply link changes the host made but the backend has not yet
+ *		reported, so a decision about to be taken sees them
+ */
+struct ns_ops {
+	const char *name;
+	int (*create)(void *be, const char *ifname, struct tapdev_unit *u,
+		      struct ns_port **port, struct ns_link *link);
+	void (*destroy)(struct ns_port *p);
+	void (*rx_kick)(struct ns_port *p);
+	int (*send)(struct ns_port *p, const void *frame, size_t len);
+	int (*set_carrier)(struct ns_port *p, bool on);
+	int (*set_up)(struct ns_port *p, bool up);
+	int (*purge_addrs)(struct ns_port *p);
+	void (*sync)(void *be);
+};
+
+#endif /* CUSETAP_NETSTACK_BACKEND_H */

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * ktap.c - the kernel TAP backend
+ *
+ * Each unit is a Linux TAP (IFF_TAP | IFF_NO_PI) created on /dev/net/tun
+ * with IFF_TUN_EXCL, so an interface of the same name that is not ours is
+ * never attached to. The daemon keeps the TAP fd open for the unit's whole
+ * life, which is what keeps the interface alive: there is no persistence
+ * flag to forget, and if the daemon dies the interfaces go with it.
+ *
+ * Receive: one read per TAP is kept posted on the event loop, straight into
+ * the unit's queue slot (tapdev_rx_buf); when the queue is full, reading
+ * stops and the kernel's own TAP queue holds (and eventually drops) frames
+ * until the device model kicks us. Send: a plain write() on the
+ * non-blocking fd, which never blocks for a TAP.
+ *
+ * Link state comes from rtnetlink notifications, polled by the loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+
+#include "config.h"
+#include "../log.h"
+#include "../loop.h"
+#include "../tapdev.h"
+#include "ktap.h"
+
+/**
+ * struct ktap_port - one kernel TAP
+ * @next:	next live port
+ * @kt:		backend
+ * @unit:	unit it backs
+ * @fd:		TAP file descriptor, -1 once closed
+ * @ifindex:	interface index
+ * @reading:	a read is in flight into the unit's queue
+ * @gone:	the host deleted the interface; ktap_reap() tells the model
+ * @dying:	destroyed, waiting for the read to be cancelled
+ */
+struct ktap_port {
+	struct ktap_port *next;
+	struct ktap *kt;
+	struct tapdev_unit *unit;
+	int fd;
+	int ifindex;
+	bool reading;
+	bool gone;
+	bool dying;
+};
+
+/**
+ * ktap_post_read() - keep a read posted, if the queue has room
+ * @p:		port
+ */
+static void ktap_post_read(struct ktap_port *p)
+{
+	struct io_uring_sqe *sqe;
+	size_t cap;
+	void *buf;
+
+	if (p->reading || p->dying)
+		return;
+	buf = tapdev_rx_buf(p->unit, &cap);
+	if (!buf)
+		return;
+	sqe = loop_sqe(p->kt->loop, LOOP_TAP_READ, p);
+	io_uring_prep_read(sqe, p->fd, buf, cap, 0);
+	p->reading = true;
+}
+
+/**
+ * ktap_port_free() - free a destroyed port, release its unit
+ * @p:		port, not reading
+ */
+static void ktap_port_free(struct ktap_port *p)
+{
+	tapdev_port_released(p->unit);
+	free(p);
+}
+
+/**
+ * ktap_on_read() - a TAP read completed
+ * @obj:	port
+ * @res:	frame length, or -errno
+ */
+void ktap_on_read(void *obj, int res)
+{
+	struct ktap_port *p = obj;
+
+	p->reading = false;
+	if (p->dying) {
+		ktap_port_free(p);
+		return;
+	}
+	if (res > 0) {
+		tapdev_rx_done(p->unit, res);
+	} else if (res != 0 && res != -EAGAIN && res != -EINTR) {
+		/* EBADFD: the interface was deleted under our fd */
+		log_debug("%s: TAP read: %s", p->unit->ifname, strerror(-res));
+		tapdev_unit_lost(p->unit);
+		return;
+	}
+	ktap_post_read(p);
+}
+
+/**
+ * ktap_find() - live port by interface index
+ * @kt:		backend
+ * @ifindex:	interface index
+ *
+ * Return: the port, NULL if the interface is not ours
+ */
+static struct ktap_port *ktap_find(struct ktap *kt, int ifindex)
+{
+	struct ktap_port *p;
+
+	for (p = kt->ports; p; p = p->next) {
+		if (p->ifindex == ifindex)
+			return p;
+	}
+	return NULL;
+}
+
+/**
+ * ktap_link_event() - a link notification from rtnetlink
+ * @arg:	backend
+ * @ifindex:	interface
+ * @gone:	deleted
+ * @link:	new state
+ */
+static void ktap_link_event(void *arg, int ifindex, bool gone,
+			    const struct ns_link *link)
+{
+	struct ktap_port *p = ktap_find(arg, ifindex);
+
+	if (!p)
+		return;
+	if (gone) {
+		/* Not destroyed here: sync may run in the middle of a write */
+		p->gone = true;
+		p->kt->reap_pending = true;
+	} else {
+		tapdev_link_update(p->unit, link);
+	}
+}
+
+/**
+ * ktap_resync() - re-read the state of every port after lost notifications
+ * @kt:		backend
+ */
+static void ktap_resync(struct ktap *kt)
+{
+	struct ktap_port *p, *next;
+	struct ns_link link;
+
+	for (p = kt->ports; p; p = next) {
+		next = p->next;
+		if (rtnl_link_get(&kt->rtnl, p->ifindex, &link) == -ENODEV)
+			ktap_link_event(kt, p->ifindex, true, NULL);
+		else
+			tapdev_link_update(p->unit, &link);
+	}
+}
+
+/**
+ * ktap_reap() - tell the device model about interfaces the host deleted
+ * @kt:		backend
+ *
+ * Called from the event loop between batches, never from inside the model.
+ */
+void ktap_reap(struct ktap *kt)
+{
+	struct ktap_port *p, *next;
+
+	if (!kt->reap_pending)
+		return;
+	kt->reap_pending = false;
+	for (p = kt->ports; p; p = next) {
+		next = p->next;
+		if (p->gone)
+			tapdev_unit_lost(p->unit);
+	}
+}
+
+/**
+ * ktap_sync() - apply every pending link notification now
+ * @be:		backend
+ */
+static void ktap_sync(void *be)
+{
+	struct ktap *kt = be;
+	int ret = rtnl_events(&kt->rtnl, ktap_link_event, kt);
+
+	if (ret == -ENOBUFS) {
+		log_debug("rtnetlink: notifications lost, re-reading links");
+		ktap_resync(kt);
+	} else if (ret) {
+		log_warn("rtnetlink: %s", strerror(-ret));
+	}
+}
+
+/**
+ * ktap_poll_rtnl() - arm a poll of the rtnetlink notification socket
+ * @kt:		backend
+ */
+static void ktap_poll_rtnl(struct ktap *kt)
+{
+	struct io_uring_sqe *sqe;
+
+	if (kt->polling || kt->stopping)
+		return;
+	sqe = loop_sqe(kt->loop, LOOP_RTNL_POLL, kt);
+	io_uring_prep_poll_add(sqe, rtnl_ev_fd(&kt->rtnl), POLLIN);
+	kt->polling = true;
+}
+
+/**
+ * ktap_on_rtnl() - the rtnetlink socket became readable
+ * @obj:	backend
+ * @res:	poll result
+ */
+void ktap_on_rtnl(void *obj, int res)
+{
+	struct ktap *kt = obj;
+
+	kt->polling = false;
+	if (kt->stopping)
+		return;
+	ktap_sync(kt);
+	ktap_reap(kt);
+	ktap_poll_rtnl(kt);
+}
+
+/**
+ * ktap_create() - create the kernel TAP of a unit
+ * @be:		backend
+ * @ifname:	interface name
+ * @u:		unit
+ * @pp:		set to the new port
+ * @link:	set to the interface's initial state
+ *
+ * The carrier starts down: on BSD the link comes up when the device is
+ * opened, not when the interface exists.
+ *
+ * Return: 0, -EEXIST if an interface of that name exists, -errno
+ */
+static int ktap_create(void *be, const char *ifname, struct tapdev_unit *u,
+		       struct ns_port **pp, struct ns_link *link)
+{
+	struct ktap *kt = be;
+	struct ktap_port *p;
+	struct ifreq ifr;
+	int off = 0, ret;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->kt = kt;
+	p->unit = u;
+	p->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (p->fd < 0) {
+		ret = -errno;
+		goto err_free;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_TUN_EXCL;
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	if (ioctl(p->fd, TUNSETIFF, &ifr) < 0) {
+		ret = errno == EBUSY ? -EEXIST : -errno;
+		goto err_close;
+	}
+	ret = -ENODEV;
+	p->ifindex = if_nametoindex(ifname);
+	if (!p->ifindex)
+		goto err_close;
+	if (ioctl(p->fd, TUNSETCARRIER, &off) < 0)
+		log_warn("%s: TUNSETCARRIER: %s", ifname, strerror(errno));
+	ret = rtnl_link_get(&kt->rtnl, p->ifindex, link);
+	if (ret)
+		goto err_close;
+
+	p->next = kt->ports;
+	kt->ports = p;
+	*pp = (struct ns_port *)p;
+	ktap_post_read(p);
+	return 0;
+
+err_close:
+	close(p->fd);
+err_free:
+	free(p);
+	return ret;
+}
+
+/**
+ * ktap_destroy() - remove the interface, stop reading
+ * @np:		port
+ *
+ * Closing the fd removes the interface once the ring drops the reference
+ * its posted read holds, which the cancellation does.
+ */
+static void ktap_destroy(struct ns_port *np)
+{
+	struct ktap_port *p = (struct ktap_port *)np, **pp;
+
+	for (pp = &p->kt->ports; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	p->dying = true;
+	close(p->fd);
+	p->fd = -1;
+	if (p->reading)
+		loop_cancel(p->kt->loop, LOOP_TAP_READ, p);
+	else
+		ktap_port_free(p);
+}
+
+/**
+ * ktap_rx_kick() - the unit's queue has room again
+ * @np:		port
+ */
+static void ktap_rx_kick(struct ns_port *np)
+{
+	ktap_post_read((struct ktap_port *)np);
+}
+
+/**
+ * ktap_send() - inject one frame into the host stack
+ * @np:		port
+ * @frame:	Ethernet frame
+ * @len:	its length
+ *
+ * Return: 0, -errno if the kernel refused it
+ */
+static int ktap_send(struct ns_port *np, const void *frame, size_t len)
+{
+	struct ktap_port *p = (struct ktap_port *)np;
+
+	return write(p->fd, frame, len) < 0 ? -errno : 0;
+}
+
+/**
+ * ktap_set_carrier() - link state as the host sees it
+ * @np:		port
+ * @on:		carrier up
+ *
+ * Return: 0, -errno
+ */
+static int ktap_set_carrier(struct ns_port *np, bool on)
+{
+	struct ktap_port *p = (struct ktap_port *)np;
+	int v = on;
+
+	return ioctl(p->fd, TUNSETCARRIER, &v) < 0 ? -errno : 0;
+}
+
+/**
+ * ktap_set_up() - administrative state
+ * @np:		port
+ * @up:		IFF_UP
+ *
+ * Return: 0, -errno
+ */
+static int ktap_set_up(struct ns_port *np, bool up)
+{
+	struct ktap_port *p = (struct ktap_port *)np;
+
+	return rtnl_link_set_up(&p->kt->rtnl, p->ifindex, up);
+}
+
+/**
+ * ktap_purge_addrs() - remove every address of the interface
+ * @np:		port
+ *
+ * Return: 0, -errno
+ */
+static int ktap_purge_addrs(struct ns_port *np)
+{
+	struct ktap_port *p = (struct ktap_port *)np;
+
+	return rtnl_addr_flush(&p->kt->rtnl, p->ifindex);
+}
+
+const struct ns_ops ktap_ops = {
+	.name		= "kernel TAP",
+	.create		= ktap_create,
+	.destroy	= ktap_destroy,
+	.rx_kick	= ktap_rx_kick,
+	.send		= ktap_send,
+	.set_carrier	= ktap_set_carrier,
+	.set_up		= ktap_set_up,
+	.purge_addrs	= ktap_purge_addrs,
+	.sync		= ktap_sync,
+};
+
+/**
+ * ktap_init() - open rtnetlink and start watching link notifications
+ * @kt:		backend
+ * @loop:	event loop
+ *
+ * Return: 0, -errno
+ */
+int ktap_init(struct ktap *kt, struct loop *loop)
+{
+	int ret;
+
+	memset(kt, 0, sizeof(*kt));
+	kt->loop = loop;
+	ret = rtnl_open(&kt->rtnl);
+	if (ret)
+		return ret;
+	ktap_poll_rtnl(kt);
+	return 0;
+}
+
+/**
+ * ktap_stop() - stop watching rtnetlink; ports are destroyed by the model
+ * @kt:		backend
+ */
+void ktap_stop(struct ktap *kt)
+{
+	kt->stopping = true;
+	if (kt->polling)
+		loop_cancel(kt->loop, LOOP_RTNL_POLL, kt);
+}
+
+/**
+ * ktap_fini() - close rtnetlink, once the loop has drained
+ * @kt:		backend
+ */
+void ktap_fini(struct ktap *kt)
+{
+	rtnl_close(&kt->rtnl);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* ktap.h - the kernel TAP backend: one Linux TAP interface per unit */
+#ifndef CUSETAP_NETSTACK_KTAP_H
+#define CUSETAP_NETSTACK_KTAP_H
+
+#include "backend.h"
+#include "rtnl.h"
+
+struct loop;
+struct ktap_port;
+
+/**
+ * struct ktap - kernel TAP backend
+ * @loop:	event loop that reads every TAP and the rtnetlink socket
+ * @rtnl:	rtnetlink context
+ * @ports:	live ports
+ * @polling:	a poll of the rtnetlink socket is in flight
+ * @reap_pending: some port's interface was deleted by the host
+ * @stopping:	shutting down: do not re-arm the poll
+ */
+struct ktap {
+	struct loop *loop;
+	struct rtnl rtnl;
+	struct ktap_port *ports;
+	bool polling;
+	bool reap_pending;
+	bool stopping;
+};
+
+extern const struct ns_ops ktap_ops;
+
+int ktap_init(struct ktap *kt, struct loop *loop);
+void ktap_stop(struct ktap *kt);
+void ktap_fini(struct ktap *kt);
+void ktap_on_read(void *obj, int res);
+void ktap_on_rtnl(void *obj, int res);
+void ktap_reap(struct ktap *kt);
+
+#endif /* CUSETAP_NETSTACK_KTAP_H */

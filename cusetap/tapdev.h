@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * tapdev.h - the BSD tap(4) device model: units, opens, reads, writes, polls
+ *
+ * This is the one core every entry point forwards to, like NetBSD's
+ * tap_dev_*(). It knows nothing of libfuse: the character-device side
+ * reaches it through these functions and is called back through struct
+ * tapdev_host; the network side is driven through struct ns_ops. Requests
+ * (void *req) and poll handles (void *ph) are opaque tokens of the
+ * character-device side.
+ *
+ * Everything here is owned by the event loop thread; nothing locks.
+ */
+#ifndef CUSETAP_TAPDEV_H
+#define CUSETAP_TAPDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <net/if.h>
+
+#include "fq.h"
+#include "netstack/backend.h"
+
+/* Which BSD driver's rules apply where the two differ (DESIGN.md). */
+enum tapdev_abi {
+	TAPDEV_ABI_FREEBSD,	/* FreeBSD if_tuntap.c */
+	TAPDEV_ABI_NETBSD,	/* NetBSD if_tap.c */
+};
+
+#define TAPDEV_MRU		65535	/* largest frame a client may write */
+#define TAPDEV_MAX_UNITS	32768	/* FreeBSD IF_MAXUNIT + 1 */
+#define TAPDEV_QUEUE_LEN	32	/* frames held for a slow reader */
+/* A receive slot holds the largest frame the kernel can hand us. */
+#define TAPDEV_SLOT_SIZE	(65536 + 4096)
+
+/**
+ * struct tapdev_host - calls into the character-device side
+ * @node_add:	create the device node of unit @u; stores it in u->node
+ * @node_del:	remove u->node
+ * @reply_data:	answer read request @req with @len bytes
+ * @reply_err:	answer request @req with error @err
+ * @poll_wake:	wake the pollers behind @ph, then release it
+ * @poll_drop:	release @ph without waking anyone
+ */
+struct tapdev_host {
+	int (*node_add)(void *host, struct tapdev_unit *u);
+	void (*node_del)(void *host, struct tapdev_unit *u);
+	void (*reply_data)(void *req, const void *buf, size_t len);
+	void (*reply_err)(void *req, int err);
+	void (*poll_wake)(void *ph);
+	void (*poll_drop)(void *ph);
+};
+
+/**
+ * struct tapdev_config - daemon-wide choices
+ * @abi:	flavour
+ * @devname:	cloning device name, also the interface name prefix
+ * @queue_len:	frames held per unit for a slow reader
+ */
+struct tapdev_config {
+	enum tapdev_abi abi;
+	const char *devname;
+	unsigned queue_len;
+};
+
+struct tapdev_waiter;
+struct tapdev_file;
+
+/**
+ * struct tapdev_unit - one tapN: an interface and its device node
+ * @ctx:	device model
+ * @num:	unit number N
+ * @ifname:	interface name, also the device node name
+ * @port:	network side of the interface
+ * @node:	character-device side node, NULL while it has none
+ * @opener:	the open file, NULL while closed (one opener at a time)
+ * @rxq:	frames from the host not yet read
+ * @link:	interface state, as last learnt from the network side
+ * @dying:	destroyed, waiting for the network side to let go
+ * @stats:	frame counters
+ */
+struct tapdev_unit {
+	struct tapdev_ctx *ctx;
+	unsigned num;
+	char ifname[IFNAMSIZ];
+	struct ns_port *port;
+	void *node;
+	struct tapdev_file *opener;
+	struct fq rxq;
+	struct ns_link link;
+	bool dying;
+	struct {
+		uint64_t rx, rx_drop, tx, tx_drop;
+	} stats;
+};
+
+/**
+ * struct tapdev_file - one open of a node (the CUSE file handle)
+ * @ctx:	device model
+ * @unit:	the unit, NULL once it was destroyed under the opener
+ * @waiters:	parked reads, oldest first
+ * @ph:		latest poll handle, NULL if none
+ * @nbio:	BSD FIONBIO set: reads never block
+ */
+struct tapdev_file {
+	struct tapdev_ctx *ctx;
+	struct tapdev_unit *unit;
+	struct tapdev_waiter *waiters;
+	void *ph;
+	bool nbio;
+};
+
+/**
+ * struct tapdev_waiter - a read parked until a frame arrives
+ * @next:	next in the file's queue, or in the free list
+ * @file:	the file it waits on
+ * @req:	request to answer
+ * @size:	bytes the client asked for
+ * @interrupted: the client was signalled; answer EINTR at the next reap
+ */
+struct tapdev_waiter {
+	struct tapdev_waiter *next;
+	struct tapdev_file *file;
+	void *req;
+	size_t size;
+	bool interrupted;
+};
+
+/**
+ * struct tapdev_ctx - the device model
+ * @cfg:	configuration
+ * @host:	character-device side, and its argument
+ * @host_arg:	argument for @host calls
+ * @ns:		network side, and its argument
+ * @ns_arg:	argument for @ns calls
+ * @units:	units by number, @nunits slots
+ * @nunits:	size of @units
+ * @free_waiters: recycled waiters, so parking never allocates in steady state
+ * @ninterrupted: waiters marked interrupted, answered at the next tapdev_reap()
+ * @debug:	TAPSDEBUG level
+ */
+struct tapdev_ctx {
+	struct tapdev_config cfg;
+	const struct tapdev_host *host;
+	void *host_arg;
+	const struct ns_ops *ns;
+	void *ns_arg;
+	struct tapdev_unit **units;
+	unsigned nunits;
+	struct tapdev_waiter *free_waiters;
+	unsigned ninterrupted;
+	int debug;
+};
+
+int tapdev_init(struct tapdev_ctx *c, const struct tapdev_config *cfg,
+		const struct tapdev_host *host, void *host_arg,
+		const struct ns_ops *ns, void *ns_arg);
+void tapdev_fini(struct tapdev_ctx *c);
+
+int tapdev_unit_create(struct tapdev_ctx *c, int num, struct tapdev_unit **up);
+void tapdev_unit_destroy(struct tapdev_unit *u);
+struct tapdev_unit *tapdev_unit_get(struct tapdev_ctx *c, unsigned num);
+
+int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u,
+		struct tapdev_file **fp);
+void tapdev_close(struct tapdev_file *f);
+struct tapdev_waiter *tapdev_read(struct tapdev_file *f, void *req,
+				  size_t size, bool nonblock);
+void tapdev_interrupt(struct tapdev_waiter *w);
+void tapdev_reap(struct tapdev_ctx *c);
+ssize_t tapdev_write(struct tapdev_file *f, const void *frame, size_t len);
+unsigned tapdev_poll(struct tapdev_file *f, void *ph);
+size_t tapdev_nread(const struct tapdev_file *f);
+
+/* Calls from the network side */
+void *tapdev_rx_buf(struct tapdev_unit *u, size_t *cap);
+void tapdev_rx_done(struct tapdev_unit *u, size_t len);
+void tapdev_link_update(struct tapdev_unit *u, const struct ns_link *link);
+void tapdev_unit_lost(struct tapdev_unit *u);
+void tapdev_port_released(struct tapdev_unit *u);
+
+#endif /* CUSETAP_TAPDEV_H */
