@@ -23,12 +23,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 
 #define FUSE_USE_VERSION 314
@@ -59,6 +61,10 @@
  * @reading:	a read of @fd is in flight
  * @dispatching: one of this node's callbacks is running
  * @dying:	deleted: free once not reading and not dispatching
+ * @open_req:	an open of the cloner that created this node's unit, answered
+ *		once the node exists (so that open() returning means
+ *		/dev/tapN is there), or NULL
+ * @open_fi:	its file info
  * @name:	device name, /dev/@name
  */
 struct cdev_node {
@@ -73,6 +79,8 @@ struct cdev_node {
 	bool reading;
 	bool dispatching;
 	bool dying;
+	fuse_req_t open_req;
+	struct fuse_file_info open_fi;
 	char name[IFNAMSIZ];
 };
 
@@ -98,26 +106,55 @@ static void cdev_init_conn(void *userdata, struct fuse_conn_info *conn)
 }
 
 /**
+ * cdev_reply_open() - answer an open with the device model's file
+ * @req:	request
+ * @fi:		file info, fh set
+ */
+static void cdev_reply_open(fuse_req_t req, struct fuse_file_info *fi)
+{
+	fi->direct_io = 1;
+	fi->nonseekable = 1;
+	/* The opener died before seeing the answer: no release will come */
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		tapdev_close(cdev_file(fi));
+}
+
+/**
  * cdev_init_done() - the device node now exists
  * @userdata:	node
+ *
+ * The cloner's node fixes the device major every unit node then shares
+ * (minor = unit + 1): the kernel has only a few hundred dynamic majors,
+ * not one per unit.
  */
 static void cdev_init_done(void *userdata)
 {
 	struct cdev_node *n = userdata;
+	char path[IFNAMSIZ + 8];
+	struct stat st;
 
 	n->ready = true;
 	n->cc->unready--;
 	log_debug("/dev/%s: ready", n->name);
+	snprintf(path, sizeof(path), "/dev/%s", n->name);
+	if (n->cloner && stat(path, &st) == 0)
+		n->cc->major = major(st.st_rdev);
+	if (n->open_req) {
+		cdev_reply_open(n->open_req, &n->open_fi);
+		n->open_req = NULL;
+	}
 }
 
 /**
  * cdev_open() - open of the node: clone, or open the node's unit
  * @req:	request
  * @fi:		file info; fh is set to the device model's file
+ *
+ * A clone's answer waits until the new unit's node exists.
  */
 static void cdev_open(fuse_req_t req, struct fuse_file_info *fi)
 {
-	struct cdev_node *n = fuse_req_userdata(req);
+	struct cdev_node *n = fuse_req_userdata(req), *un;
 	struct tapdev_file *f;
 	int ret;
 
@@ -125,17 +162,21 @@ static void cdev_open(fuse_req_t req, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
-	ret = tapdev_open(n->cc->tap, n->unit, &f);
+	ret = tapdev_open(n->cc->tap, n->unit, fuse_req_ctx(req)->pid, &f);
 	if (ret) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	fi->direct_io = 1;
-	fi->nonseekable = 1;
-	/* The opener died before seeing the answer: no release will come */
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		tapdev_close(f);
+	un = f->unit->node;
+	if (n->cloner && un && !un->ready && !un->open_req) {
+		f->cloned = true;
+		un->open_req = req;
+		un->open_fi = *fi;
+		return;
+	}
+	f->cloned = n->cloner;
+	cdev_reply_open(req, fi);
 }
 
 /**
@@ -198,6 +239,12 @@ static void cdev_ioctl(fuse_req_t req, int cmd, void *arg,
 {
 	const struct tapioc *ioc = tapioc_find((unsigned)cmd);
 	uint8_t out[TAPIOC_MAX_ARG] = { 0 };
+	struct tapioc_args a = {
+		.arg = (uintptr_t)arg,
+		.in = in_buf,
+		.out = out,
+		.pid = fuse_req_ctx(req)->pid,
+	};
 	int ret;
 
 	if (!ioc) {
@@ -217,8 +264,10 @@ static void cdev_ioctl(fuse_req_t req, int cmd, void *arg,
 				       &iov_out, ioc->out ? 1 : 0);
 		return;
 	}
+	if (ioc->in && ioc->out)
+		memcpy(out, in_buf, MIN(ioc->in, ioc->out));
 	log_debug("ioctl %s", ioc->name);
-	ret = ioc->fn(cdev_file(fi), (uintptr_t)arg, in_buf, out);
+	ret = ioc->fn(cdev_file(fi), &a);
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
@@ -317,6 +366,11 @@ static void cdev_node_free(struct cdev_node *n)
  */
 static void cdev_node_del(struct cdev_node *n)
 {
+	if (n->open_req) {
+		fuse_reply_err(n->open_req, ENXIO);
+		tapdev_close(cdev_file(&n->open_fi));
+		n->open_req = NULL;
+	}
 	n->unit = NULL;
 	n->dying = true;
 	if (n->reading)
@@ -345,6 +399,8 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 	char devinfo[IFNAMSIZ + 16], path[IFNAMSIZ + 8];
 	const char *dev_info_argv[] = { devinfo };
 	struct cuse_info ci = {
+		.dev_major	= unit ? cc->major : 0,
+		.dev_minor	= unit ? unit->num + 1 : 0,
 		.dev_info_argc	= 1,
 		.dev_info_argv	= dev_info_argv,
 		.flags		= CUSE_UNRESTRICTED_IOCTL,
@@ -491,6 +547,17 @@ static void cdev_poll_drop(void *ph)
 	fuse_pollhandle_destroy(ph);
 }
 
+/**
+ * cdev_sigio() - FIOASYNC's signal, sent by the daemon on the kernel's behalf
+ * @host:	context
+ * @owner:	pid, or -pgid (checked against the opener by the model)
+ */
+static void cdev_sigio(void *host, pid_t owner)
+{
+	if (kill(owner, SIGIO) < 0)
+		log_debug("SIGIO to %d: %s", (int)owner, strerror(errno));
+}
+
 const struct tapdev_host cdev_host = {
 	.node_add	= cdev_node_add,
 	.node_del	= cdev_node_remove,
@@ -498,6 +565,7 @@ const struct tapdev_host cdev_host = {
 	.reply_err	= cdev_reply_err,
 	.poll_wake	= cdev_poll_wake,
 	.poll_drop	= cdev_poll_drop,
+	.sigio		= cdev_sigio,
 };
 
 /**

@@ -24,6 +24,7 @@ struct cdev_node;
  * @cloner:	the cloning node
  * @unready:	nodes whose CUSE initialisation has not completed
  * @failed:	a node could not be initialised (-errno), 0 if none
+ * @major:	device major of the cloner, shared by every unit node
  * @fuse_debug:	let libfuse log every request
  */
 struct cdev_ctx {
@@ -33,6 +34,7 @@ struct cdev_ctx {
 	struct cdev_node *cloner;
 	unsigned unready;
 	int failed;
+	unsigned major;
 	bool fuse_debug;
 };
 

@@ -75,13 +75,15 @@ void *fq_tail(struct fq *q, size_t *cap)
 /**
  * fq_push() - queue the frame just received into the tail slot
  * @q:		queue, not full
- * @len:	frame length, at most the slot size
+ * @off:	where the frame starts in the slot
+ * @len:	frame length; @off + @len is at most the slot size
  */
-void fq_push(struct fq *q, size_t len)
+void fq_push(struct fq *q, size_t off, size_t len)
 {
 	unsigned tail = (q->head + q->count) % q->nslots;
 
-	q->len[tail] = MIN(len, q->slot_size);
+	q->off[tail] = MIN(off, q->slot_size);
+	q->len[tail] = MIN(len, q->slot_size - q->off[tail]);
 	q->count++;
 }
 
@@ -99,7 +101,7 @@ const void *fq_peek(const struct fq *q, size_t *len)
 		return NULL;
 	}
 	*len = q->len[q->head];
-	return q->mem + (size_t)q->head * q->slot_size;
+	return q->mem + (size_t)q->head * q->slot_size + q->off[q->head];
 }
 
 /**

@@ -14,6 +14,8 @@
  *		used cost no memory, and fq_trim() hands used ones back
  * @slot_size:	capacity of one slot, the largest frame the network side
  *		can deliver
+ * @off:	where the frame starts in each occupied slot (a receive may
+ *		carry a header the client does not want)
  * @len:	length of the frame in each occupied slot
  * @nslots:	ring size
  * @head:	oldest queued frame
@@ -27,6 +29,7 @@
 struct fq {
 	uint8_t *mem;
 	size_t slot_size;
+	uint16_t off[FQ_MAX_SLOTS];
 	uint32_t len[FQ_MAX_SLOTS];
 	unsigned nslots;
 	unsigned head;
@@ -36,7 +39,7 @@ struct fq {
 int fq_init(struct fq *q, unsigned nslots, size_t slot_size);
 void fq_fini(struct fq *q);
 void *fq_tail(struct fq *q, size_t *cap);
-void fq_push(struct fq *q, size_t len);
+void fq_push(struct fq *q, size_t off, size_t len);
 const void *fq_peek(const struct fq *q, size_t *len);
 void fq_pop(struct fq *q);
 void fq_flush(struct fq *q);

@@ -13,10 +13,26 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct tapdev_file;
 
 #define TAPIOC_MAX_ARG	144	/* largest argument: NetBSD struct ifreq */
+
+/**
+ * struct tapioc_args - what a handler gets
+ * @arg:	the raw argument: a value for IOC_VOID commands
+ * @in:		bytes copied in from the argument
+ * @out:	bytes copied back out to it, prefilled with @in for in/out
+ *		commands and with zeroes otherwise
+ * @pid:	calling thread
+ */
+struct tapioc_args {
+	uintptr_t arg;
+	const void *in;
+	void *out;
+	pid_t pid;
+};
 
 /**
  * struct tapioc - one ioctl command
@@ -24,17 +40,14 @@ struct tapdev_file;
  * @name:	for logs
  * @in:		bytes copied in from the argument
  * @out:	bytes copied out to the argument
- * @fn:		handler: @arg is the raw argument (a value for IOC_VOID
- *		commands), @in/@out the copied buffers; returns the ioctl's
- *		result (>= 0) or -errno
+ * @fn:		handler: returns the ioctl's result (>= 0) or -errno
  */
 struct tapioc {
 	unsigned cmd;
 	const char *name;
 	uint16_t in;
 	uint16_t out;
-	int (*fn)(struct tapdev_file *f, uintptr_t arg, const void *in,
-		  void *out);
+	int (*fn)(struct tapdev_file *f, const struct tapioc_args *a);
 };
 
 const struct tapioc *tapioc_find(unsigned cmd);

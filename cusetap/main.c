@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -74,6 +76,9 @@ static void usage(FILE *f)
 "      --abi FLAVOUR    freebsd (default) or netbsd semantics\n"
 "      --pidfile PATH   write the pid here once every node can be opened\n"
 "      --units N        create units 0..N-1 at start\n"
+"      --vmnet          FreeBSD vmnet semantics (implied by --devname vmnet)\n"
+"      --up-on-open     bring the interface up on open (FreeBSD's\n"
+"                       net.link.tap.up_on_open)\n"
 "  -v, --verbose        more logging (repeat for debug, thrice for libfuse)\n"
 "  -h, --help           this help\n"
 "      --version        print the version\n");
@@ -116,13 +121,16 @@ static bool main_devname_ok(const char *name)
  */
 static int main_parse(struct daemon *d, int argc, char **argv, bool *fg)
 {
-	enum { OPT_DEVNAME = 256, OPT_ABI, OPT_PIDFILE, OPT_UNITS, OPT_VERSION };
+	enum { OPT_DEVNAME = 256, OPT_ABI, OPT_PIDFILE, OPT_UNITS, OPT_VMNET,
+	       OPT_UP_ON_OPEN, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "foreground",	no_argument,		NULL, 'f' },
 		{ "devname",	required_argument,	NULL, OPT_DEVNAME },
 		{ "abi",	required_argument,	NULL, OPT_ABI },
 		{ "pidfile",	required_argument,	NULL, OPT_PIDFILE },
 		{ "units",	required_argument,	NULL, OPT_UNITS },
+		{ "vmnet",	no_argument,		NULL, OPT_VMNET },
+		{ "up-on-open",	no_argument,		NULL, OPT_UP_ON_OPEN },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, OPT_VERSION },
@@ -165,6 +173,12 @@ static int main_parse(struct daemon *d, int argc, char **argv, bool *fg)
 			}
 			d->units = n;
 			break;
+		case OPT_VMNET:
+			d->cfg.vmnet = true;
+			break;
+		case OPT_UP_ON_OPEN:
+			d->cfg.up_on_open = true;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -190,6 +204,9 @@ static int main_parse(struct daemon *d, int argc, char **argv, bool *fg)
 			MAIN_DEVNAME_MAX);
 		return -1;
 	}
+	/* FreeBSD's vmnet devices are a cloner of their own name */
+	if (!strcmp(d->cfg.devname, "vmnet"))
+		d->cfg.vmnet = true;
 	if (verbose >= 1)
 		log_threshold = LOG_LVL_INFO;
 	if (verbose >= 2)
@@ -234,6 +251,34 @@ static int main_check_host(struct daemon *d)
 		return -1;
 	}
 	return 0;
+}
+
+/**
+ * main_mac_seed() - the host identity FreeBSD-style MACs are derived from
+ *
+ * FreeBSD hashes its hostuuid; the Linux equivalent is /etc/machine-id.
+ * Without one, addresses are still unique per unit, only not stable across
+ * daemon restarts.
+ *
+ * Return: a 64-bit seed
+ */
+static uint64_t main_mac_seed(void)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char id[64] = "";
+	FILE *f = fopen("/etc/machine-id", "re");
+	const char *p;
+
+	if (f) {
+		if (!fgets(id, sizeof(id), f))
+			id[0] = '\0';
+		fclose(f);
+	}
+	if (!id[0] && getrandom(&h, sizeof(h), 0) != sizeof(h))
+		h ^= (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+	for (p = id; *p && *p != '\n'; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	return h;
 }
 
 /**
@@ -491,6 +536,7 @@ int main(int argc, char **argv)
 	d.cfg.devname = "tap";
 	d.cfg.abi = TAPDEV_ABI_FREEBSD;
 	d.cfg.queue_len = TAPDEV_QUEUE_LEN;
+	d.cfg.mac_seed = main_mac_seed();
 	d.ready_fd = -1;
 	d.sigfd = -1;
 

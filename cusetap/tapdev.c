@@ -39,7 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <net/ethernet.h>
+#include <sys/random.h>
 
 #include "log.h"
 #include "tapdev.h"
@@ -68,6 +70,7 @@ int tapdev_init(struct tapdev_ctx *c, const struct tapdev_config *cfg,
 	c->host_arg = host_arg;
 	c->ns = ns;
 	c->ns_arg = ns_arg;
+	c->log_base = log_threshold;
 	return 0;
 }
 
@@ -182,6 +185,35 @@ static int tapdev_units_grow(struct tapdev_ctx *c, unsigned num)
 }
 
 /**
+ * tapdev_initial_mac() - the hardware address a new unit gets
+ * @u:		unit
+ * @mac:	filled in
+ *
+ * NetBSD (if_tap.c) uses f2:0b:a4 and three random bytes. FreeBSD derives
+ * a stable address from the host identity and the interface name
+ * (ether_gen_addr); here the host identity is cfg.mac_seed and the result
+ * is locally administered, so it can never collide with a vendor's.
+ */
+static void tapdev_initial_mac(struct tapdev_unit *u, uint8_t mac[6])
+{
+	uint64_t h = u->ctx->cfg.mac_seed ^ 0xcbf29ce484222325ULL;
+	const char *p;
+
+	if (u->ctx->cfg.abi == TAPDEV_ABI_NETBSD) {
+		mac[0] = 0xf2;
+		mac[1] = 0x0b;
+		mac[2] = 0xa4;
+		if (getrandom(mac + 3, 3, 0) != 3)
+			memcpy(mac + 3, &h, 3);
+		return;
+	}
+	for (p = u->ifname; *p; p++)		/* FNV-1a */
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	memcpy(mac, &h, 6);
+	mac[0] = (mac[0] & 0xfc) | 0x02;	/* unicast, locally administered */
+}
+
+/**
  * tapdev_unit_new() - create unit @num: its interface, queue and node
  * @c:		context
  * @num:	unit number, not in use
@@ -194,6 +226,7 @@ static int tapdev_unit_new(struct tapdev_ctx *c, unsigned num,
 			   struct tapdev_unit **up)
 {
 	struct tapdev_unit *u;
+	uint8_t mac[6];
 	int ret, n;
 
 	ret = tapdev_units_grow(c, num);
@@ -214,6 +247,11 @@ static int tapdev_unit_new(struct tapdev_ctx *c, unsigned num,
 	ret = c->ns->create(c->ns_arg, u->ifname, u, &u->port, &u->link);
 	if (ret)
 		goto err_fq;
+	tapdev_initial_mac(u, mac);
+	if (c->ns->set_mac(u->port, mac) == 0)
+		memcpy(u->link.mac, mac, sizeof(mac));
+	else
+		log_warn("%s: cannot set the initial MAC address", u->ifname);
 
 	/* From here on, the network side owns the unit's lifetime */
 	c->units[num] = u;
@@ -356,14 +394,17 @@ static int tapdev_clone_pick(struct tapdev_ctx *c, struct tapdev_unit **up)
  * tapdev_open() - open a unit, or clone one
  * @c:		context
  * @u:		unit whose node was opened, NULL for the cloning node
+ * @pid:	opening process
  * @fp:		set to the new open file
  *
- * The link (carrier) goes up on open, as on both BSDs.
+ * The link (carrier) goes up on open, as on both BSDs; the peer MAC starts
+ * as the interface's own (FreeBSD tunopen). Frames a vmnet unit received
+ * while closed stay queued for this opener.
  *
  * Return: 0, -EBUSY if the unit is open already, -ENXIO if it is gone,
  *	   -ENOMEM, or an error of cloning
  */
-int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u,
+int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u, pid_t pid,
 		struct tapdev_file **fp)
 {
 	struct tapdev_file *f;
@@ -383,10 +424,16 @@ int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u,
 		return -ENOMEM;
 	f->ctx = c;
 	f->unit = u;
+	f->pid = pid;
+	f->pgid = getpgid(pid);
 	u->opener = f;
-	fq_flush(&u->rxq);
+	memcpy(u->remote_mac, u->link.mac, sizeof(u->remote_mac));
+	if (!c->cfg.vmnet)
+		fq_flush(&u->rxq);
 	c->ns->set_carrier(u->port, true);
-	log_debug("%s: opened", u->ifname);
+	if (c->cfg.up_on_open)
+		c->ns->set_flags(u->port, IFF_UP, IFF_UP);
+	log_debug("%s: opened by %d", u->ifname, (int)pid);
 	*fp = f;
 	return 0;
 }
@@ -395,14 +442,18 @@ int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u,
  * tapdev_close() - last close of an open file
  * @f:		file, freed here
  *
- * Pending frames are junked and the link goes down. FreeBSD then brings the
- * interface down and purges its addresses but keeps it; NetBSD destroys a
- * unit when it is closed.
+ * The link goes down, the virtio-net header is switched off and pending
+ * frames are junked. Then, as FreeBSD tundtor(), the interface is brought
+ * down and its addresses purged, but it is kept (a transient unit is
+ * destroyed); a vmnet unit's interface is left as it is. NetBSD
+ * (tap_fops_close) destroys a unit that was opened through the cloner, and
+ * keeps one opened by name.
  */
 void tapdev_close(struct tapdev_file *f)
 {
 	struct tapdev_ctx *c = f->ctx;
 	struct tapdev_unit *u = f->unit;
+	bool cloned = f->cloned;
 
 	if (u)
 		tapdev_detach(u, EBADF);
@@ -413,14 +464,20 @@ void tapdev_close(struct tapdev_file *f)
 		return;
 
 	log_debug("%s: closed", u->ifname);
-	fq_flush(&u->rxq);
-	fq_trim(&u->rxq);
 	c->ns->set_carrier(u->port, false);
-	if (c->cfg.abi == TAPDEV_ABI_NETBSD) {
+	if (u->vnet_hdr) {
+		c->ns->set_vnet_hdr(u->port, 0);
+		u->vnet_hdr = 0;
+	}
+	if ((c->cfg.abi == TAPDEV_ABI_NETBSD && cloned) || u->transient) {
 		tapdev_unit_destroy(u);
 		return;
 	}
-	c->ns->set_up(u->port, false);
+	fq_flush(&u->rxq);
+	fq_trim(&u->rxq);
+	if (c->cfg.abi == TAPDEV_ABI_NETBSD || c->cfg.vmnet)
+		return;
+	c->ns->set_flags(u->port, IFF_UP, 0);
 	c->ns->purge_addrs(u->port);
 }
 
@@ -549,7 +606,8 @@ void tapdev_reap(struct tapdev_ctx *c)
 /**
  * tapdev_frame_wanted() - FreeBSD's input filter for a written frame
  * @u:		unit
- * @frame:	frame, at least an Ethernet header long
+ * @frame:	Ethernet frame (after any virtio-net header), at least a
+ *		header long
  *
  * FreeBSD drops unicast frames not addressed to the interface unless it is
  * promiscuous. The MAC and flags are synced before a drop is decided.
@@ -575,7 +633,8 @@ static bool tapdev_frame_wanted(struct tapdev_unit *u, const uint8_t *frame)
 /**
  * tapdev_write() - one write: one frame into the host
  * @f:		open file
- * @frame:	the frame, as the client wrote it
+ * @frame:	the frame, as the client wrote it (virtio-net header first,
+ *		if the client enabled one)
  * @len:	its length
  *
  * Return: bytes consumed (0 when FreeBSD ignores a write to a down
@@ -585,20 +644,26 @@ static bool tapdev_frame_wanted(struct tapdev_unit *u, const uint8_t *frame)
 ssize_t tapdev_write(struct tapdev_file *f, const void *frame, size_t len)
 {
 	struct tapdev_unit *u = f->unit;
+	size_t hdr;
 
 	if (!u)
 		return -ENXIO;
+	hdr = u->vnet_hdr;
 	if (f->ctx->cfg.abi == TAPDEV_ABI_FREEBSD) {
 		if (!tapdev_is_up(u) || !len)
 			return 0;
-		if (len > TAPDEV_MRU)
+		if (len > TAPDEV_MRU + hdr)
 			return -EIO;
-		if (len < ETH_HLEN || !tapdev_frame_wanted(u, frame)) {
+		if (len < hdr + ETH_HLEN ||
+		    !tapdev_frame_wanted(u, (const uint8_t *)frame + hdr)) {
 			u->stats.tx_drop++;
 			return len;
 		}
-	} else if (len > TAPDEV_MRU) {
+	} else if (len > TAPDEV_MRU + hdr) {
 		return -EIO;
+	} else if (len < hdr) {
+		u->stats.tx_drop++;
+		return len;
 	}
 	if (f->ctx->ns->send(u->port, frame, len))
 		u->stats.tx_drop++;
@@ -640,15 +705,18 @@ unsigned tapdev_poll(struct tapdev_file *f, void *ph)
  * tapdev_nread() - FIONREAD: length of the next frame
  * @f:		open file
  *
- * Return: bytes in the oldest queued frame, 0 if none
+ * Return: bytes in the oldest queued frame, without its virtio-net
+ *	   header, 0 if none
  */
 size_t tapdev_nread(const struct tapdev_file *f)
 {
-	size_t len = 0;
+	size_t len;
 
-	if (f->unit)
-		fq_peek(&f->unit->rxq, &len);
-	return len;
+	if (!f->unit)
+		return 0;
+	fq_peek(&f->unit->rxq, &len);
+	/* FreeBSD counts the frame, not the virtio-net header before it */
+	return len > f->unit->vnet_hdr ? len - f->unit->vnet_hdr : 0;
 }
 
 /**
@@ -664,38 +732,44 @@ void *tapdev_rx_buf(struct tapdev_unit *u, size_t *cap)
 }
 
 /**
- * tapdev_rx_done() - a frame of @len bytes landed in tapdev_rx_buf()
+ * tapdev_rx_done() - a frame landed in tapdev_rx_buf()
  * @u:		unit
- * @len:	frame length
+ * @off:	where it starts in the buffer
+ * @len:	its length
  *
  * A parked read gets it at once, straight from the receive buffer;
- * otherwise it is queued and pollers are woken. Without an opener, it is
- * dropped: BSD never queues output for a closed device.
+ * otherwise it is queued and pollers are woken. Either way an async opener
+ * gets SIGIO, as FreeBSD tunstart() sends it. Without an opener the frame
+ * is dropped, as BSD never queues output for a closed device, except on a
+ * vmnet unit, which keeps it for the next opener.
  */
-void tapdev_rx_done(struct tapdev_unit *u, size_t len)
+void tapdev_rx_done(struct tapdev_unit *u, size_t off, size_t len)
 {
 	struct tapdev_ctx *c = u->ctx;
 	struct tapdev_file *f = u->opener;
 	struct tapdev_waiter *w;
 	size_t cap;
 
-	if (!f || u->dying) {
+	if (u->dying || (!f && !c->cfg.vmnet)) {
 		u->stats.rx_drop++;
 		return;
 	}
 	u->stats.rx++;
-	for (w = f->waiters; w && w->interrupted; w = w->next)
+	if (f && f->async && f->owner)
+		c->host->sigio(c->host_arg, f->owner);
+	for (w = f ? f->waiters : NULL; w && w->interrupted; w = w->next)
 		;
 	if (w) {
+		const uint8_t *frame = fq_tail(&u->rxq, &cap);
 		void *req = w->req;
 		size_t size = w->size;
 
 		tapdev_waiter_put(w);
-		c->host->reply_data(req, fq_tail(&u->rxq, &cap), MIN(len, size));
+		c->host->reply_data(req, frame + off, MIN(len, size));
 		return;
 	}
-	fq_push(&u->rxq, len);
-	if (f->ph) {
+	fq_push(&u->rxq, off, len);
+	if (f && f->ph) {
 		c->host->poll_wake(f->ph);
 		f->ph = NULL;
 	}
@@ -709,4 +783,128 @@ void tapdev_rx_done(struct tapdev_unit *u, size_t len)
 void tapdev_link_update(struct tapdev_unit *u, const struct ns_link *link)
 {
 	u->link = *link;
+}
+
+/**
+ * tapdev_set_vnet_hdr() - TAPSVNETHDR: frames carry a virtio-net header
+ * @f:		open file
+ * @len:	0 (none), 10 (struct virtio_net_hdr) or 12 (with num_buffers)
+ *
+ * Return: 0, -EINVAL for another length, -ENXIO, or the network side's
+ *	   error
+ */
+int tapdev_set_vnet_hdr(struct tapdev_file *f, int len)
+{
+	struct tapdev_unit *u = f->unit;
+	int ret;
+
+	if (!u)
+		return -ENXIO;
+	if (len != 0 && len != 10 && len != 12)
+		return -EINVAL;
+	ret = f->ctx->ns->set_vnet_hdr(u->port, len);
+	if (ret)
+		return ret;
+	u->vnet_hdr = len;
+	return 0;
+}
+
+/**
+ * tapdev_set_mtu() - TAPSIFINFO: the interface's MTU
+ * @f:		open file
+ * @mtu:	new MTU
+ *
+ * Return: 0, -ENXIO, or the kernel's error for a value it refuses
+ */
+int tapdev_set_mtu(struct tapdev_file *f, unsigned mtu)
+{
+	struct tapdev_unit *u = f->unit;
+	int ret;
+
+	if (!u)
+		return -ENXIO;
+	if (mtu == u->link.mtu)
+		return 0;
+	ret = f->ctx->ns->set_mtu(u->port, mtu);
+	if (ret == 0)
+		u->link.mtu = mtu;
+	return ret;
+}
+
+/**
+ * tapdev_set_flags() - change interface flags (Linux IFF_* values)
+ * @f:		open file
+ * @change:	flags to change
+ * @flags:	their new values
+ *
+ * Return: 0, -ENXIO, or the kernel's error
+ */
+int tapdev_set_flags(struct tapdev_file *f, unsigned change, unsigned flags)
+{
+	struct tapdev_unit *u = f->unit;
+	int ret;
+
+	if (!u)
+		return -ENXIO;
+	ret = f->ctx->ns->set_flags(u->port, change, flags);
+	if (ret == 0)
+		u->link.flags = (u->link.flags & ~change) | (flags & change);
+	return ret;
+}
+
+/**
+ * tapdev_tgid() - the process a thread id belongs to
+ * @tid:	thread (or process) id
+ *
+ * Return: its thread group id, or -1 if there is no such task
+ */
+static pid_t tapdev_tgid(pid_t tid)
+{
+	char path[32], line[128];
+	pid_t tgid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	}
+	fclose(f);
+	return tgid;
+}
+
+/**
+ * tapdev_set_owner() - FIOSETOWN / TIOCSPGRP: who gets SIGIO
+ * @f:		open file
+ * @owner:	a pid, a negated process group id, or 0 for nobody
+ *
+ * The daemon sends the signal itself, with its own privileges, so it only
+ * ever signals the process that opened the device or that process's own
+ * group.
+ *
+ * Return: 0, -EPERM for anyone else
+ */
+int tapdev_set_owner(struct tapdev_file *f, pid_t owner)
+{
+	if (owner > 0 && owner != f->pid &&
+	    tapdev_tgid(owner) != tapdev_tgid(f->pid))
+		return -EPERM;
+	if (owner < 0 && -owner != f->pgid)
+		return -EPERM;
+	f->owner = owner;
+	return 0;
+}
+
+/**
+ * tapdev_set_debug() - TAPSDEBUG: the daemon's debug level
+ * @c:		context
+ * @level:	0 for normal logging, more for debug logging
+ */
+void tapdev_set_debug(struct tapdev_ctx *c, int level)
+{
+	c->debug = level;
+	log_threshold = level > 0 ? LOG_LVL_DEBUG : c->log_base;
 }

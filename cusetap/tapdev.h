@@ -43,6 +43,7 @@ enum tapdev_abi {
  * @reply_err:	answer request @req with error @err
  * @poll_wake:	wake the pollers behind @ph, then release it
  * @poll_drop:	release @ph without waking anyone
+ * @sigio:	send SIGIO to @owner (a pid, or a process group if negative)
  */
 struct tapdev_host {
 	int (*node_add)(void *host, struct tapdev_unit *u);
@@ -51,6 +52,7 @@ struct tapdev_host {
 	void (*reply_err)(void *req, int err);
 	void (*poll_wake)(void *ph);
 	void (*poll_drop)(void *ph);
+	void (*sigio)(void *host, pid_t owner);
 };
 
 /**
@@ -58,11 +60,19 @@ struct tapdev_host {
  * @abi:	flavour
  * @devname:	cloning device name, also the interface name prefix
  * @queue_len:	frames held per unit for a slow reader
+ * @vmnet:	FreeBSD vmnet semantics: close leaves the interface alone and
+ *		frames sent while closed wait for the next opener
+ * @up_on_open:	bring the interface up on open (FreeBSD's
+ *		net.link.tap.up_on_open)
+ * @mac_seed:	host-specific seed of FreeBSD-style stable MAC addresses
  */
 struct tapdev_config {
 	enum tapdev_abi abi;
 	const char *devname;
 	unsigned queue_len;
+	bool vmnet;
+	bool up_on_open;
+	uint64_t mac_seed;
 };
 
 struct tapdev_waiter;
@@ -78,6 +88,11 @@ struct tapdev_file;
  * @opener:	the open file, NULL while closed (one opener at a time)
  * @rxq:	frames from the host not yet read
  * @link:	interface state, as last learnt from the network side
+ * @remote_mac:	the peer's MAC (SIOC[GS]IFADDR on the device), set from the
+ *		interface's at open, as FreeBSD's tun_ether
+ * @baudrate:	reported by TAPGIFINFO, set by TAPSIFINFO
+ * @vnet_hdr:	virtio-net header length frames carry (TAPSVNETHDR)
+ * @transient:	destroy the unit on last close (TAPSTRANSIENT)
  * @dying:	destroyed, waiting for the network side to let go
  * @stats:	frame counters
  */
@@ -90,6 +105,10 @@ struct tapdev_unit {
 	struct tapdev_file *opener;
 	struct fq rxq;
 	struct ns_link link;
+	uint8_t remote_mac[6];
+	int baudrate;
+	unsigned vnet_hdr;
+	bool transient;
 	bool dying;
 	struct {
 		uint64_t rx, rx_drop, tx, tx_drop;
@@ -103,6 +122,12 @@ struct tapdev_unit {
  * @waiters:	parked reads, oldest first
  * @ph:		latest poll handle, NULL if none
  * @nbio:	BSD FIONBIO set: reads never block
+ * @async:	BSD FIOASYNC set: SIGIO to @owner when a frame arrives
+ * @owner:	SIGIO recipient: pid, -pgid, or 0 for none
+ * @pid:	process that opened the device
+ * @pgid:	its process group at open
+ * @cloned:	opened through the cloning node (NetBSD destroys such units
+ *		on close, and keeps units opened by name)
  */
 struct tapdev_file {
 	struct tapdev_ctx *ctx;
@@ -110,6 +135,11 @@ struct tapdev_file {
 	struct tapdev_waiter *waiters;
 	void *ph;
 	bool nbio;
+	bool async;
+	pid_t owner;
+	pid_t pid;
+	pid_t pgid;
+	bool cloned;
 };
 
 /**
@@ -140,6 +170,7 @@ struct tapdev_waiter {
  * @free_waiters: recycled waiters, so parking never allocates in steady state
  * @ninterrupted: waiters marked interrupted, answered at the next tapdev_reap()
  * @debug:	TAPSDEBUG level
+ * @log_base:	log threshold when @debug is 0
  */
 struct tapdev_ctx {
 	struct tapdev_config cfg;
@@ -152,6 +183,7 @@ struct tapdev_ctx {
 	struct tapdev_waiter *free_waiters;
 	unsigned ninterrupted;
 	int debug;
+	int log_base;
 };
 
 int tapdev_init(struct tapdev_ctx *c, const struct tapdev_config *cfg,
@@ -163,7 +195,7 @@ int tapdev_unit_create(struct tapdev_ctx *c, int num, struct tapdev_unit **up);
 void tapdev_unit_destroy(struct tapdev_unit *u);
 struct tapdev_unit *tapdev_unit_get(struct tapdev_ctx *c, unsigned num);
 
-int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u,
+int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u, pid_t pid,
 		struct tapdev_file **fp);
 void tapdev_close(struct tapdev_file *f);
 struct tapdev_waiter *tapdev_read(struct tapdev_file *f, void *req,
@@ -173,10 +205,15 @@ void tapdev_reap(struct tapdev_ctx *c);
 ssize_t tapdev_write(struct tapdev_file *f, const void *frame, size_t len);
 unsigned tapdev_poll(struct tapdev_file *f, void *ph);
 size_t tapdev_nread(const struct tapdev_file *f);
+int tapdev_set_vnet_hdr(struct tapdev_file *f, int len);
+int tapdev_set_mtu(struct tapdev_file *f, unsigned mtu);
+int tapdev_set_flags(struct tapdev_file *f, unsigned change, unsigned flags);
+int tapdev_set_owner(struct tapdev_file *f, pid_t owner);
+void tapdev_set_debug(struct tapdev_ctx *c, int level);
 
 /* Calls from the network side */
 void *tapdev_rx_buf(struct tapdev_unit *u, size_t *cap);
-void tapdev_rx_done(struct tapdev_unit *u, size_t len);
+void tapdev_rx_done(struct tapdev_unit *u, size_t off, size_t len);
 void tapdev_link_update(struct tapdev_unit *u, const struct ns_link *link);
 void tapdev_unit_lost(struct tapdev_unit *u);
 void tapdev_port_released(struct tapdev_unit *u);

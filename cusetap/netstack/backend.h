@@ -9,7 +9,7 @@
  *
  *   client write()  -> tapdev_write() -> ops->send()      -> host stack
  *   host stack      -> backend receives into tapdev_rx_buf(), then calls
- *                      tapdev_rx_done()                    -> client read()
+ *                      tapdev_rx_done(offset, length)      -> client read()
  *
  * and link state learnt by the backend arrives through tapdev_link_update().
  */
@@ -44,9 +44,16 @@ struct ns_link {
  *		tapdev_port_released(u) once nothing it started still uses the
  *		unit's buffers (possibly before returning)
  * @rx_kick:	the unit has a free receive buffer again (tapdev_rx_buf)
- * @send:	inject one frame into the host; -errno if it was dropped
+ * @send:	inject one frame, prefixed by the client's virtio-net header
+ *		(see @set_vnet_hdr); -errno if it was dropped
+ * @set_vnet_hdr: frames carry a virtio-net header of @len bytes (0, 10 or
+ *		12) in both directions from now on, and the interface offers
+ *		checksum and segmentation offloads while @len is not 0
  * @set_carrier: report link (carrier) up or down to the host
- * @set_up:	set or clear the interface's administrative IFF_UP
+ * @set_flags:	change the interface flags in @change (Linux IFF_*) to
+ *		their values in @flags
+ * @set_mtu:	set the MTU; the kernel's -errno if it refuses the value
+ * @set_mac:	set the hardware address
  * @purge_addrs: remove every address configured on the interface
  * @sync:	apply link changes the host made but the backend has not yet
  *		reported, so a decision about to be taken sees them
@@ -58,8 +65,11 @@ struct ns_ops {
 	void (*destroy)(struct ns_port *p);
 	void (*rx_kick)(struct ns_port *p);
 	int (*send)(struct ns_port *p, const void *frame, size_t len);
+	int (*set_vnet_hdr)(struct ns_port *p, unsigned len);
 	int (*set_carrier)(struct ns_port *p, bool on);
-	int (*set_up)(struct ns_port *p, bool up);
+	int (*set_flags)(struct ns_port *p, unsigned change, unsigned flags);
+	int (*set_mtu)(struct ns_port *p, unsigned mtu);
+	int (*set_mac)(struct ns_port *p, const uint8_t mac[6]);
 	int (*purge_addrs)(struct ns_port *p);
 	void (*sync)(void *be);
 };

@@ -14,6 +14,15 @@
  * until the device model kicks us. Send: a plain write() on the
  * non-blocking fd, which never blocks for a TAP.
  *
+ * Virtio-net header: Linux fixes IFF_VNET_HDR when the TAP is attached, but
+ * a BSD client may switch its header on and off at any time (TAPSVNETHDR).
+ * So every TAP is created with IFF_VNET_HDR. While the client wants no
+ * header, offloads are off (the kernel's header is then all zeroes, no
+ * GSO, checksums complete): received frames are reported past the kernel's
+ * header, and sent frames get a zero header in front. While the client
+ * wants one, the kernel's header size is set to the client's and frames
+ * pass through untouched.
+ *
  * Link state comes from rtnetlink notifications, polled by the loop.
  */
 #include <errno.h>
@@ -22,6 +31,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <net/if_arp.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
 #include <poll.h>
@@ -32,6 +43,11 @@
 #include "../tapdev.h"
 #include "ktap.h"
 
+/* Header the kernel adds while the client wants none: struct virtio_net_hdr */
+#define KTAP_HDR_DEFAULT	10
+/* Offloads a client with a header can take: checksums and TCP segmentation */
+#define KTAP_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
+
 /**
  * struct ktap_port - one kernel TAP
  * @next:	next live port
@@ -39,6 +55,7 @@
  * @unit:	unit it backs
  * @fd:		TAP file descriptor, -1 once closed
  * @ifindex:	interface index
+ * @vnet_hdr:	virtio-net header length the client wants (0, 10, 12)
  * @reading:	a read is in flight into the unit's queue
  * @gone:	the host deleted the interface; ktap_reap() tells the model
  * @dying:	destroyed, waiting for the read to be cancelled
@@ -49,10 +66,24 @@ struct ktap_port {
 	struct tapdev_unit *unit;
 	int fd;
 	int ifindex;
+	unsigned vnet_hdr;
 	bool reading;
 	bool gone;
 	bool dying;
 };
+
+static int ktap_set_vnet_hdr(struct ns_port *np, unsigned len);
+
+/**
+ * ktap_khdr() - header length the kernel currently puts on frames
+ * @p:		port
+ *
+ * Return: bytes
+ */
+static unsigned ktap_khdr(const struct ktap_port *p)
+{
+	return p->vnet_hdr ? p->vnet_hdr : KTAP_HDR_DEFAULT;
+}
 
 /**
  * ktap_post_read() - keep a read posted, if the queue has room
@@ -99,7 +130,18 @@ void ktap_on_read(void *obj, int res)
 		return;
 	}
 	if (res > 0) {
-		tapdev_rx_done(p->unit, res);
+		unsigned skip = ktap_khdr(p) - p->vnet_hdr;
+
+		/* virtio_net_hdr_mrg_rxbuf: the kernel leaves num_buffers, 1 */
+		if (p->vnet_hdr == 12) {
+			size_t cap;
+			uint8_t *buf = tapdev_rx_buf(p->unit, &cap);
+
+			buf[10] = 1;
+			buf[11] = 0;
+		}
+		if ((unsigned)res > skip)
+			tapdev_rx_done(p->unit, skip, res - skip);
 	} else if (res != 0 && res != -EAGAIN && res != -EINTR) {
 		/* EBADFD: the interface was deleted under our fd */
 		log_debug("%s: TAP read: %s", p->unit->ifname, strerror(-res));
@@ -269,7 +311,7 @@ static int ktap_create(void *be, const char *ifname, struct tapdev_unit *u,
 		goto err_free;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_TUN_EXCL;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL;
 	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
 	if (ioctl(p->fd, TUNSETIFF, &ifr) < 0) {
 		ret = errno == EBUSY ? -EEXIST : -errno;
@@ -281,6 +323,9 @@ static int ktap_create(void *be, const char *ifname, struct tapdev_unit *u,
 		goto err_close;
 	if (ioctl(p->fd, TUNSETCARRIER, &off) < 0)
 		log_warn("%s: TUNSETCARRIER: %s", ifname, strerror(errno));
+	ret = ktap_set_vnet_hdr((struct ns_port *)p, 0);
+	if (ret)
+		goto err_close;
 	ret = rtnl_link_get(&kt->rtnl, p->ifindex, link);
 	if (ret)
 		goto err_close;
@@ -334,18 +379,45 @@ static void ktap_rx_kick(struct ns_port *np)
 }
 
 /**
+ * ktap_set_vnet_hdr() - the client's virtio-net header length
+ * @np:		port
+ * @len:	0, 10 or 12
+ *
+ * Return: 0, -errno
+ */
+static int ktap_set_vnet_hdr(struct ns_port *np, unsigned len)
+{
+	struct ktap_port *p = (struct ktap_port *)np;
+	unsigned offloads = len ? KTAP_OFFLOADS : 0;
+	int khdr = len ? (int)len : KTAP_HDR_DEFAULT;
+
+	if (ioctl(p->fd, TUNSETVNETHDRSZ, &khdr) < 0 ||
+	    ioctl(p->fd, TUNSETOFFLOAD, offloads) < 0)
+		return -errno;
+	p->vnet_hdr = len;
+	return 0;
+}
+
+/**
  * ktap_send() - inject one frame into the host stack
  * @np:		port
- * @frame:	Ethernet frame
+ * @frame:	frame, with the client's virtio-net header if it has one
  * @len:	its length
  *
  * Return: 0, -errno if the kernel refused it
  */
 static int ktap_send(struct ns_port *np, const void *frame, size_t len)
 {
+	static const uint8_t zero_hdr[KTAP_HDR_DEFAULT];
 	struct ktap_port *p = (struct ktap_port *)np;
+	struct iovec iov[2] = {
+		{ (void *)zero_hdr, sizeof(zero_hdr) },
+		{ (void *)frame, len },
+	};
 
-	return write(p->fd, frame, len) < 0 ? -errno : 0;
+	if (p->vnet_hdr)
+		return write(p->fd, frame, len) < 0 ? -errno : 0;
+	return writev(p->fd, iov, 2) < 0 ? -errno : 0;
 }
 
 /**
@@ -364,17 +436,50 @@ static int ktap_set_carrier(struct ns_port *np, bool on)
 }
 
 /**
- * ktap_set_up() - administrative state
+ * ktap_set_flags() - interface flags
  * @np:		port
- * @up:		IFF_UP
+ * @change:	IFF_* flags to change
+ * @flags:	their new values
  *
  * Return: 0, -errno
  */
-static int ktap_set_up(struct ns_port *np, bool up)
+static int ktap_set_flags(struct ns_port *np, unsigned change, unsigned flags)
 {
 	struct ktap_port *p = (struct ktap_port *)np;
 
-	return rtnl_link_set_up(&p->kt->rtnl, p->ifindex, up);
+	return rtnl_link_set_flags(&p->kt->rtnl, p->ifindex, change, flags);
+}
+
+/**
+ * ktap_set_mtu() - MTU
+ * @np:		port
+ * @mtu:	new MTU
+ *
+ * Return: 0, the kernel's -errno
+ */
+static int ktap_set_mtu(struct ns_port *np, unsigned mtu)
+{
+	struct ktap_port *p = (struct ktap_port *)np;
+
+	return rtnl_link_set_mtu(&p->kt->rtnl, p->ifindex, mtu);
+}
+
+/**
+ * ktap_set_mac() - hardware address, through the TAP itself
+ * @np:		port
+ * @mac:	address
+ *
+ * Return: 0, -errno
+ */
+static int ktap_set_mac(struct ns_port *np, const uint8_t mac[6])
+{
+	struct ktap_port *p = (struct ktap_port *)np;
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+	return ioctl(p->fd, SIOCSIFHWADDR, &ifr) < 0 ? -errno : 0;
 }
 
 /**
@@ -396,8 +501,11 @@ const struct ns_ops ktap_ops = {
 	.destroy	= ktap_destroy,
 	.rx_kick	= ktap_rx_kick,
 	.send		= ktap_send,
+	.set_vnet_hdr	= ktap_set_vnet_hdr,
 	.set_carrier	= ktap_set_carrier,
-	.set_up		= ktap_set_up,
+	.set_flags	= ktap_set_flags,
+	.set_mtu	= ktap_set_mtu,
+	.set_mac	= ktap_set_mac,
 	.purge_addrs	= ktap_purge_addrs,
 	.sync		= ktap_sync,
 };

@@ -207,14 +207,16 @@ int rtnl_link_get(struct rtnl *r, int ifindex, struct ns_link *link)
 }
 
 /**
- * rtnl_link_set_up() - set or clear IFF_UP
+ * rtnl_link_set_flags() - change interface flags
  * @r:		rtnetlink context
  * @ifindex:	interface index
- * @up:		true to bring it up
+ * @change:	IFF_* flags to change
+ * @flags:	their new values
  *
  * Return: 0, -errno
  */
-int rtnl_link_set_up(struct rtnl *r, int ifindex, bool up)
+int rtnl_link_set_flags(struct rtnl *r, int ifindex, unsigned change,
+			unsigned flags)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -225,8 +227,31 @@ int rtnl_link_set_up(struct rtnl *r, int ifindex, bool up)
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
-	ifi->ifi_change = IFF_UP;
-	ifi->ifi_flags = up ? IFF_UP : 0;
+	ifi->ifi_change = change;
+	ifi->ifi_flags = flags & change;
+	return rtnl_do(r, nlh, NULL, NULL);
+}
+
+/**
+ * rtnl_link_set_mtu() - set the MTU
+ * @r:		rtnetlink context
+ * @ifindex:	interface index
+ * @mtu:	new MTU
+ *
+ * Return: 0, -errno (-EINVAL for a value the device refuses)
+ */
+int rtnl_link_set_mtu(struct rtnl *r, int ifindex, unsigned mtu)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	return rtnl_do(r, nlh, NULL, NULL);
 }
 

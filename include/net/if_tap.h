@@ -23,6 +23,8 @@
 #define TAPGIFNAME	TUNGIFNAME
 #define TAPSVNETHDR	BSD_IOW('t', 91, int)	/* 0x8004745b */
 #define TAPGVNETHDR	BSD_IOR('t', 94, int)	/* 0x4004745e */
+#define TAPSTRANSIENT	TUNSTRANSIENT
+#define TAPGTRANSIENT	TUNGTRANSIENT
 
 /* FreeBSD VMware-compatible ioctls. */
 #define VMIO_SIOCSIFFLAGS	BSD_IOWINT('V', 0)	/* 0x20045600 */
@@ -33,6 +35,12 @@
 /* The remote (peer) MAC address, on the character device. */
 #define BSD_SIOCSIFADDR		BSD_IOW('i', 12, struct freebsd_ifreq)	/* 0x8020690c */
 #define BSD_SIOCGIFADDR		BSD_IOWR('i', 33, struct freebsd_ifreq)	/* 0xc0206921 */
+
+/* BSD interface flags that VMIO_SIOCSIFFLAGS may carry (<net/if.h>) */
+#define BSD_IFF_UP		0x1
+#define BSD_IFF_DEBUG		0x4
+#define BSD_IFF_NOARP		0x80
+#define BSD_IFF_PROMISC		0x100
 
 /* NetBSD: the interface name, in NetBSD's 144-byte struct ifreq. */
 #define NETBSD_TAPGIFNAME	BSD_IOR('e', 0, struct netbsd_ifreq)	/* 0x40906500 */

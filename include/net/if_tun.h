@@ -51,6 +51,7 @@ struct tuninfo {
 };
 
 #define TUNMRU		16384		/* maximum receive unit of tun */
+#define IF_MINMTU	72		/* smallest MTU TUNSIFINFO accepts */
 
 #define TUNSDEBUG	BSD_IOW('t', 90, int)			/* 0x8004745a */
 #define TUNGDEBUG	BSD_IOR('t', 89, int)			/* 0x40047459 */
@@ -62,5 +63,7 @@ struct tuninfo {
 #define TUNSIFPID	BSD_IO('t', 95)				/* 0x2000745f */
 #define TUNSIFHEAD	BSD_IOW('t', 96, int)			/* 0x80047460 */
 #define TUNGIFHEAD	BSD_IOR('t', 97, int)			/* 0x40047461 */
+#define TUNSTRANSIENT	BSD_IOW('t', 98, int)			/* 0x80047462 */
+#define TUNGTRANSIENT	BSD_IOR('t', 99, int)			/* 0x40047463 */
 
 #endif /* CUSETAP_NET_IF_TUN_H */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "ioctl.h"
@@ -31,7 +32,8 @@ struct reply {
 
 static struct reply replies[64];
 static unsigned nreplies;
-static unsigned poll_wakes, poll_drops, nodes;
+static unsigned poll_wakes, poll_drops, nodes, sigios;
+static pid_t sigio_owner;
 
 static int fake_node_add(void *host, struct tapdev_unit *u)
 {
@@ -74,6 +76,12 @@ static void fake_poll_drop(void *ph)
 	poll_drops++;
 }
 
+static void fake_sigio(void *host, pid_t owner)
+{
+	sigios++;
+	sigio_owner = owner;
+}
+
 static const struct tapdev_host fake_host = {
 	.node_add = fake_node_add,
 	.node_del = fake_node_del,
@@ -81,6 +89,7 @@ static const struct tapdev_host fake_host = {
 	.reply_err = fake_reply_err,
 	.poll_wake = fake_poll_wake,
 	.poll_drop = fake_poll_drop,
+	.sigio = fake_sigio,
 };
 
 /* --- fake network side --- */
@@ -143,12 +152,35 @@ static int fake_set_carrier(struct ns_port *np, bool on)
 	return 0;
 }
 
-static int fake_set_up(struct ns_port *np, bool up)
+static int fake_set_flags(struct ns_port *np, unsigned change, unsigned flags)
 {
 	struct fake_port *p = (struct fake_port *)np;
 
-	p->up_called = true;
-	p->u->link.flags &= ~IFF_UP;
+	if (change & IFF_UP) {
+		p->up_called = true;
+		p->u->link.flags = (p->u->link.flags & ~IFF_UP) | (flags & IFF_UP);
+	}
+	return 0;
+}
+
+static unsigned vnet_hdr_set = 99;
+
+static int fake_set_vnet_hdr(struct ns_port *np, unsigned len)
+{
+	vnet_hdr_set = len;
+	return 0;
+}
+
+static int fake_set_mtu(struct ns_port *np, unsigned mtu)
+{
+	return mtu > 65535 ? -EINVAL : 0;
+}
+
+static uint8_t mac_set[6];
+
+static int fake_set_mac(struct ns_port *np, const uint8_t mac[6])
+{
+	memcpy(mac_set, mac, 6);
 	return 0;
 }
 
@@ -177,7 +209,10 @@ static const struct ns_ops fake_ns = {
 	.rx_kick = fake_rx_kick,
 	.send = fake_send,
 	.set_carrier = fake_set_carrier,
-	.set_up = fake_set_up,
+	.set_flags = fake_set_flags,
+	.set_vnet_hdr = fake_set_vnet_hdr,
+	.set_mtu = fake_set_mtu,
+	.set_mac = fake_set_mac,
 	.purge_addrs = fake_purge,
 	.sync = fake_sync,
 };
@@ -186,18 +221,24 @@ static const struct ns_ops fake_ns = {
 
 static struct tapdev_ctx ctx;
 
-static void setup(enum tapdev_abi abi)
+static void setup_cfg(enum tapdev_abi abi, bool vmnet)
 {
 	struct tapdev_config cfg = {
-		.abi = abi, .devname = "tap", .queue_len = 4,
+		.abi = abi, .devname = "tap", .queue_len = 4, .vmnet = vmnet,
+		.mac_seed = 42,
 	};
 
-	nreplies = poll_wakes = poll_drops = nodes = 0;
+	nreplies = poll_wakes = poll_drops = nodes = sigios = 0;
 	sent = released = 0;
 	sync_applies = false;
 	taken_name = NULL;
 	memset(ports, 0, sizeof(ports));
 	CHECK_EQ(tapdev_init(&ctx, &cfg, &fake_host, NULL, &fake_ns, NULL), 0);
+}
+
+static void setup(enum tapdev_abi abi)
+{
+	setup_cfg(abi, false);
 }
 
 static void teardown(void)
@@ -216,7 +257,7 @@ static void host_sends(struct tapdev_unit *u, const char *data, size_t len)
 	if (!buf)
 		return;
 	memcpy(buf, data, len);
-	tapdev_rx_done(u, len);
+	tapdev_rx_done(u, 0, len);
 }
 
 static struct reply *last(void)
@@ -231,20 +272,20 @@ static void test_clone_lowest_and_busy(void)
 	struct tapdev_file *f0, *f1, *f2;
 
 	setup(TAPDEV_ABI_FREEBSD);
-	CHECK_EQ(tapdev_open(&ctx, NULL, &f0), 0);
-	CHECK_EQ(tapdev_open(&ctx, NULL, &f1), 0);
+	CHECK_EQ(tapdev_open(&ctx, NULL, getpid(), &f0), 0);
+	CHECK_EQ(tapdev_open(&ctx, NULL, getpid(), &f1), 0);
 	CHECK(!strcmp(f0->unit->ifname, "tap0"));
 	CHECK(!strcmp(f1->unit->ifname, "tap1"));
 	CHECK_EQ(nodes, 2);
 	CHECK(ports[0]->carrier);
-	CHECK_EQ(tapdev_open(&ctx, f0->unit, &f2), -EBUSY);
+	CHECK_EQ(tapdev_open(&ctx, f0->unit, getpid(), &f2), -EBUSY);
 
 	/* FreeBSD: closed units are kept and cloning reuses the lowest one */
 	tapdev_close(f0);
 	CHECK(tapdev_unit_get(&ctx, 0) != NULL);
 	CHECK(!ports[0]->carrier);
 	CHECK(ports[0]->up_called && ports[0]->purged);
-	CHECK_EQ(tapdev_open(&ctx, NULL, &f2), 0);
+	CHECK_EQ(tapdev_open(&ctx, NULL, getpid(), &f2), 0);
 	CHECK(!strcmp(f2->unit->ifname, "tap0"));
 	tapdev_close(f1);
 	tapdev_close(f2);
@@ -257,7 +298,7 @@ static void test_clone_skips_taken_names(void)
 
 	setup(TAPDEV_ABI_FREEBSD);
 	taken_name = "tap0";
-	CHECK_EQ(tapdev_open(&ctx, NULL, &f), 0);
+	CHECK_EQ(tapdev_open(&ctx, NULL, getpid(), &f), 0);
 	CHECK(!strcmp(f->unit->ifname, "tap1"));
 	tapdev_close(f);
 	teardown();
@@ -269,7 +310,7 @@ static void test_read_truncates_and_drops_rest(void)
 	struct tapdev_waiter *w;
 
 	setup(TAPDEV_ABI_FREEBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
 	host_sends(f->unit, "0123456789", 10);
 	host_sends(f->unit, "abcdef", 6);
 	CHECK_EQ(tapdev_nread(f), 10);
@@ -294,7 +335,7 @@ static void test_nonblocking_empty_is_eagain(void)
 	struct tapdev_file *f;
 
 	setup(TAPDEV_ABI_FREEBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
 	CHECK(tapdev_read(f, (void *)1, 100, true) == NULL);
 	CHECK_EQ(last()->err, EAGAIN);
 	/* BSD FIONBIO */
@@ -311,7 +352,7 @@ static void test_parked_read_gets_next_frame(void)
 	struct tapdev_waiter *w;
 
 	setup(TAPDEV_ABI_FREEBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
 	w = tapdev_read(f, (void *)7, 3, false);
 	CHECK(w != NULL);
 	CHECK_EQ(nreplies, 0);
@@ -331,7 +372,7 @@ static void test_interrupt_answers_eintr(void)
 	struct tapdev_waiter *w;
 
 	setup(TAPDEV_ABI_FREEBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
 	w = tapdev_read(f, (void *)9, 100, false);
 	tapdev_interrupt(w);
 	CHECK_EQ(nreplies, 0);		/* deferred until the reap */
@@ -350,12 +391,12 @@ static void test_closed_unit_drops_frames(void)
 	struct tapdev_unit *u;
 
 	setup(TAPDEV_ABI_FREEBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
 	u = f->unit;
 	tapdev_close(f);
 	host_sends(u, "stale", 5);
 	CHECK_EQ(u->stats.rx_drop, 1);
-	CHECK_EQ(tapdev_open(&ctx, u, &f), 0);
+	CHECK_EQ(tapdev_open(&ctx, u, getpid(), &f), 0);
 	CHECK_EQ(tapdev_nread(f), 0);
 	tapdev_close(f);
 	teardown();
@@ -367,7 +408,7 @@ static void test_poll(void)
 	unsigned rev;
 
 	setup(TAPDEV_ABI_FREEBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
 	rev = tapdev_poll(f, (void *)0x10);
 	CHECK_EQ(rev & (POLLIN | POLLOUT), POLLOUT);
 	host_sends(f->unit, "x", 1);
@@ -385,7 +426,7 @@ static void test_full_queue_stops_and_kicks(void)
 	int i;
 
 	setup(TAPDEV_ABI_FREEBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
 	for (i = 0; i < 4; i++)
 		host_sends(f->unit, "y", 1);
 	CHECK(tapdev_rx_buf(f->unit, &cap) == NULL);
@@ -403,7 +444,7 @@ static void test_freebsd_write_rules(void)
 	struct tapdev_file *f;
 
 	setup(TAPDEV_ABI_FREEBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
 	memset(frame, 0xff, 6);			/* broadcast */
 
 	/* down: ignored silently, write returns 0 */
@@ -426,7 +467,7 @@ static void test_freebsd_write_rules(void)
 	CHECK_EQ(sent, 2);
 	f->unit->link.flags &= ~IFF_PROMISC;
 	/* to our own MAC: passes */
-	memcpy(frame, "\x02\x00\x00\x00\x00\x01", 6);
+	memcpy(frame, f->unit->link.mac, 6);
 	tapdev_write(f, frame, sizeof(frame));
 	CHECK_EQ(sent, 3);
 	tapdev_close(f);
@@ -439,7 +480,7 @@ static void test_state_synced_before_refusing(void)
 	struct tapdev_file *f;
 
 	setup(TAPDEV_ABI_FREEBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
 	memset(frame, 0xff, sizeof(frame));
 	/* the host just brought the link up; the model has not heard yet */
 	next_link = f->unit->link;
@@ -457,7 +498,8 @@ static void test_netbsd_rules(void)
 	struct tapdev_file *f;
 
 	setup(TAPDEV_ABI_NETBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	f->cloned = true;		/* as the character-device side marks it */
 	/* read while down: EHOSTDOWN */
 	CHECK(tapdev_read(f, (void *)1, 100, false) == NULL);
 	CHECK_EQ(last()->err, EHOSTDOWN);
@@ -471,8 +513,117 @@ static void test_netbsd_rules(void)
 	CHECK_EQ(nodes, 0);
 	CHECK_EQ(released, 1);
 	/* cloning again makes a new unit 0 */
-	CHECK_EQ(tapdev_open(&ctx, NULL, &f), 0);
+	CHECK_EQ(tapdev_open(&ctx, NULL, getpid(), &f), 0);
 	CHECK(!strcmp(f->unit->ifname, "tap0"));
+	/* a unit opened by name (not cloned) survives its close */
+	{
+		struct tapdev_unit *u = f->unit;
+
+		tapdev_close(f);	/* not marked cloned */
+		CHECK(tapdev_unit_get(&ctx, 0) == u);
+	}
+	teardown();
+}
+
+static void test_initial_macs(void)
+{
+	struct tapdev_file *f;
+	uint8_t first[6];
+
+	setup(TAPDEV_ABI_NETBSD);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	CHECK(!memcmp(f->unit->link.mac, "\xf2\x0b\xa4", 3));
+	tapdev_close(f);
+	teardown();
+
+	/* FreeBSD style: locally administered unicast, stable for a name */
+	setup(TAPDEV_ABI_FREEBSD);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	CHECK_EQ(f->unit->link.mac[0] & 0x03, 0x02);
+	memcpy(first, f->unit->link.mac, 6);
+	tapdev_close(f);
+	teardown();
+	setup(TAPDEV_ABI_FREEBSD);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	CHECK(!memcmp(first, f->unit->link.mac, 6));
+	tapdev_close(f);
+	teardown();
+}
+
+static void test_vnet_hdr(void)
+{
+	char frame[80];
+	struct tapdev_file *f;
+
+	setup(TAPDEV_ABI_FREEBSD);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	CHECK_EQ(tapdev_set_vnet_hdr(f, 7), -EINVAL);
+	CHECK_EQ(tapdev_set_vnet_hdr(f, 12), 0);
+	CHECK_EQ(vnet_hdr_set, 12);
+	f->unit->link.flags |= IFF_UP;
+	/* the Ethernet header is looked for after the virtio-net header */
+	memset(frame, 0, sizeof(frame));
+	memset(frame + 12, 0xff, 6);
+	CHECK_EQ(tapdev_write(f, frame, sizeof(frame)), sizeof(frame));
+	CHECK_EQ(sent, 1);
+	CHECK_EQ(tapdev_write(f, frame, 12 + 13), 12 + 13);	/* runt */
+	CHECK_EQ(sent, 1);
+	/* FIONREAD counts the frame without its header */
+	host_sends(f->unit, frame, 60);
+	CHECK_EQ(tapdev_nread(f), 48);
+	/* close switches it off again */
+	tapdev_close(f);
+	CHECK_EQ(vnet_hdr_set, 0);
+	teardown();
+}
+
+static void test_transient(void)
+{
+	struct tapdev_file *f;
+
+	setup(TAPDEV_ABI_FREEBSD);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	f->unit->transient = true;
+	tapdev_close(f);
+	CHECK(tapdev_unit_get(&ctx, 0) == NULL);
+	CHECK_EQ(released, 1);
+	teardown();
+}
+
+static void test_vmnet_keeps_frames_while_closed(void)
+{
+	struct tapdev_file *f;
+	struct tapdev_unit *u;
+
+	setup_cfg(TAPDEV_ABI_FREEBSD, true);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	u = f->unit;
+	u->link.flags |= IFF_UP;
+	tapdev_close(f);
+	/* vmnet: interface left up, not purged */
+	CHECK(!ports[0]->up_called);
+	CHECK(!ports[0]->purged);
+	host_sends(u, "late", 4);
+	CHECK_EQ(tapdev_open(&ctx, u, getpid(), &f), 0);
+	CHECK_EQ(tapdev_nread(f), 4);
+	tapdev_close(f);
+	teardown();
+}
+
+static void test_sigio_owner_rules(void)
+{
+	struct tapdev_file *f;
+
+	setup(TAPDEV_ABI_FREEBSD);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	CHECK_EQ(tapdev_set_owner(f, 1), -EPERM);		/* init: not us */
+	CHECK_EQ(tapdev_set_owner(f, -1), -EPERM);
+	CHECK_EQ(tapdev_set_owner(f, -getpgid(0)), 0);
+	CHECK_EQ(tapdev_set_owner(f, getpid()), 0);
+	f->async = true;
+	host_sends(f->unit, "x", 1);
+	CHECK_EQ(sigios, 1);
+	CHECK_EQ(sigio_owner, getpid());
 	tapdev_close(f);
 	teardown();
 }
@@ -483,7 +634,7 @@ static void test_unit_lost_wakes_reader(void)
 	char frame[20] = { 0 };
 
 	setup(TAPDEV_ABI_FREEBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
 	tapdev_read(f, (void *)5, 100, false);
 	tapdev_poll(f, (void *)0x20);
 	tapdev_unit_lost(f->unit);
@@ -505,6 +656,11 @@ static void test_ioctl_table(void)
 	CHECK(tapioc_find(0x4004667f) != NULL);		/* BSD FIONREAD */
 	CHECK(tapioc_find(0x4004ffff) == NULL);		/* unknown: ENOTTY */
 	CHECK(tapioc_find(TUNSIFPID) == NULL);		/* tun only: ENOTTY */
+	CHECK(tapioc_find(TUNSIFHEAD) == NULL);
+	/* same number 91, different sizes: two different commands */
+	CHECK_EQ(tapioc_find(TAPSVNETHDR)->in, sizeof(int));
+	CHECK_EQ(tapioc_find(TAPSIFINFO)->in, sizeof(struct tuninfo));
+	CHECK(tapioc_find(0x2000745b) == NULL);	/* right number, no size */
 	CHECK_EQ(tapioc_find(TAPGIFNAME)->out, 32);
 	CHECK_EQ(tapioc_find(NETBSD_TAPGIFNAME)->out, 144);
 }
@@ -515,10 +671,14 @@ static void test_ioctl_gifname(void)
 	struct tapdev_file *f;
 
 	setup(TAPDEV_ABI_FREEBSD);
-	tapdev_open(&ctx, NULL, &f);
+	tapdev_open(&ctx, NULL, getpid(), &f);
 	memset(&ifr, 0x55, sizeof(ifr));
 	memset(ifr.name, 0, sizeof(ifr.name));
-	CHECK_EQ(tapioc_find(TAPGIFNAME)->fn(f, 0, NULL, &ifr), 0);
+	{
+		struct tapioc_args a = { .out = &ifr };
+
+		CHECK_EQ(tapioc_find(TAPGIFNAME)->fn(f, &a), 0);
+	}
 	CHECK(!strcmp(ifr.name, "tap0"));
 	tapdev_close(f);
 	teardown();
@@ -539,6 +699,11 @@ int main(void)
 	RUN(test_state_synced_before_refusing);
 	RUN(test_netbsd_rules);
 	RUN(test_unit_lost_wakes_reader);
+	RUN(test_initial_macs);
+	RUN(test_vnet_hdr);
+	RUN(test_transient);
+	RUN(test_vmnet_keeps_frames_while_closed);
+	RUN(test_sigio_owner_rules);
 	RUN(test_ioctl_table);
 	RUN(test_ioctl_gifname);
 	return check_failures ? 1 : 0;
