@@ -1,0 +1,110 @@
+"""poll/select: POLLOUT always, POLLIN exactly when a frame is queued."""
+
+import select
+import threading
+import time
+
+import taputil
+from taputil import BROADCAST, make_frame, new_marker
+
+POLLIN, POLLOUT = select.POLLIN, select.POLLOUT
+
+
+def revents_text(ev):
+    names = [n for n in ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL")
+             if ev & getattr(select, n)]
+    return "|".join(names) or "0"
+
+
+def test_fresh_clone_polls_writable_only(daemon):
+    fd, name = daemon.clone()
+    ev = taputil.poll_events(fd, POLLIN | POLLOUT, 200)
+    assert ev == POLLOUT, f"fresh clone: expected revents POLLOUT, got {revents_text(ev)}"
+    r, w, _ = select.select([fd], [fd], [], 0.2)
+    assert (r, w) == ([], [fd]), f"select on a fresh clone: expected ([], [fd]), got {(r, w)}"
+
+
+def test_poll_reports_queued_frame_until_read(daemon):
+    fd, name = daemon.clone()
+    taputil.link_up(name)
+    marker = new_marker("pq")
+    taputil.host_send(name, make_frame(BROADCAST, taputil.iface_mac(name), marker))
+    ev = taputil.wait_for(lambda: taputil.poll_events(fd) & POLLIN and taputil.poll_events(fd),
+                          what="POLLIN after the host sent a frame")
+    assert ev == POLLIN | POLLOUT, (
+        f"queued frame: expected revents POLLIN|POLLOUT, got {revents_text(ev)}")
+    taputil.read_frame(fd, marker)
+    ev = taputil.poll_events(fd, POLLIN | POLLOUT, 200)
+    assert ev == POLLOUT, f"queue drained: expected revents POLLOUT, got {revents_text(ev)}"
+
+
+def _waiter(fn):
+    """Run fn() in a thread; return (thread, result dict)."""
+    out = {}
+
+    def body():
+        t0 = time.monotonic()
+        try:
+            out["value"] = fn()
+        except Exception as e:  # reported by the test
+            out["error"] = e
+        out["elapsed"] = time.monotonic() - t0
+
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    return t, out
+
+
+def _wake_test(daemon, fn, check):
+    fd, name = daemon.clone()
+    taputil.link_up(name)
+    t, out = _waiter(lambda: fn(fd))
+    time.sleep(1.0)  # let the waiter block
+    assert "value" not in out, (
+        f"waiter returned {out.get('value')!r} before any frame was sent "
+        f"(expected it to block)")
+    marker = new_marker("wake")
+    taputil.host_send(name, make_frame(BROADCAST, taputil.iface_mac(name), marker))
+    t.join(taputil.TIMEOUT + 5)
+    assert not t.is_alive(), "waiter: expected to wake when a frame arrived, still blocked"
+    assert "error" not in out, f"waiter raised {out.get('error')!r}"
+    check(out["value"], fd)
+    taputil.read_frame(fd, marker)
+
+
+def test_poll_wakes_waiter_when_frame_arrives(daemon):
+    def wait(fd):
+        p = select.poll()
+        p.register(fd, POLLIN)
+        return p.poll(int(taputil.TIMEOUT * 1000))
+
+    def check(res, fd):
+        assert res and res[0][1] & POLLIN, (
+            f"poll waiting for POLLIN: expected to wake with POLLIN, got {res!r}")
+
+    _wake_test(daemon, wait, check)
+
+
+def test_select_wakes_waiter_when_frame_arrives(daemon):
+    def wait(fd):
+        return select.select([fd], [], [], taputil.TIMEOUT)
+
+    def check(res, fd):
+        assert res[0] == [fd], f"select waiting to read: expected [{fd}] readable, got {res!r}"
+
+    _wake_test(daemon, wait, check)
+
+
+def test_poll_state_is_per_instance(daemon):
+    """Poll state is per instance: a frame for unit 1 does not wake unit 0."""
+    fd0, name0 = daemon.clone()
+    fd1, name1 = daemon.clone()
+    taputil.link_up(name0)
+    taputil.link_up(name1)
+    marker = new_marker("u1")
+    taputil.host_send(name1, make_frame(BROADCAST, taputil.iface_mac(name1), marker))
+    taputil.wait_for(lambda: taputil.poll_events(fd1) & POLLIN, what=f"POLLIN on {name1}")
+    ev0 = taputil.poll_events(fd0, POLLIN | POLLOUT, 200)
+    assert ev0 == POLLOUT, (
+        f"{name0} got no frame: expected revents POLLOUT, got {revents_text(ev0)}")
+    taputil.read_frame(fd1, marker)
