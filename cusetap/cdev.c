@@ -61,6 +61,7 @@
  * @reading:	a read of @fd is in flight
  * @dispatching: one of this node's callbacks is running
  * @dying:	deleted: free once not reading and not dispatching
+ * @deferred:	waiting for the cloner's node before starting its session
  * @open_req:	an open of the cloner that created this node's unit, answered
  *		once the node exists (so that open() returning means
  *		/dev/tapN is there), or NULL
@@ -79,10 +80,14 @@ struct cdev_node {
 	bool reading;
 	bool dispatching;
 	bool dying;
+	bool deferred;
 	fuse_req_t open_req;
 	struct fuse_file_info open_fi;
 	char name[IFNAMSIZ];
 };
+
+static void cdev_node_free(struct cdev_node *n);
+static void cdev_start_deferred(struct cdev_ctx *cc);
 
 /**
  * cdev_file() - the device model's open file behind a CUSE file
@@ -120,6 +125,73 @@ static void cdev_reply_open(fuse_req_t req, struct fuse_file_info *fi)
 }
 
 /**
+ * cdev_node_perms() - give a new node the configured owner and mode
+ * @n:		node
+ * @path:	its path
+ *
+ * CUSE nodes appear as root's, mode 0600: until this runs they are only
+ * more restricted than configured, never less.
+ */
+static void cdev_node_perms(struct cdev_node *n, const char *path)
+{
+	const struct tapdev_config *cfg = &n->cc->tap->cfg;
+
+	if ((cfg->owner != (uid_t)-1 || cfg->group != (gid_t)-1) &&
+	    chown(path, cfg->owner, cfg->group) < 0)
+		log_warn("%s: chown: %s", path, strerror(errno));
+	if (chmod(path, cfg->mode) < 0)
+		log_warn("%s: chmod: %s", path, strerror(errno));
+}
+
+/**
+ * cdev_may_open() - the daemon's own permission check at open
+ * @n:		node
+ * @req:	open request
+ * @flags:	open flags
+ *
+ * The kernel checked the node's permissions already; this second gate
+ * checks the caller against the configured owner, group and mode, so that
+ * a node whose mode was loosened on the host (or a race at its creation)
+ * still lets no one else in.
+ *
+ * Return: 0, -EACCES
+ */
+static int cdev_may_open(struct cdev_node *n, fuse_req_t req, int flags)
+{
+	const struct tapdev_config *cfg = &n->cc->tap->cfg;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	uid_t owner = cfg->owner == (uid_t)-1 ? 0 : cfg->owner;
+	gid_t group = cfg->group == (gid_t)-1 ? 0 : cfg->group;
+	unsigned want = 0, bits;
+	gid_t groups[64];
+	int i, n_groups;
+
+	if (ctx->uid == 0)
+		return 0;
+	if ((flags & O_ACCMODE) != O_WRONLY)
+		want |= 4;
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		want |= 2;
+	if (ctx->uid == owner) {
+		bits = cfg->mode >> 6;
+	} else {
+		bits = cfg->mode;
+		if (ctx->gid == group) {
+			bits = cfg->mode >> 3;
+		} else {
+			n_groups = fuse_req_getgroups(req, 64, groups);
+			for (i = 0; i < n_groups && i < 64; i++) {
+				if (groups[i] == group) {
+					bits = cfg->mode >> 3;
+					break;
+				}
+			}
+		}
+	}
+	return (bits & want) == want ? 0 : -EACCES;
+}
+
+/**
  * cdev_init_done() - the device node now exists
  * @userdata:	node
  *
@@ -137,8 +209,13 @@ static void cdev_init_done(void *userdata)
 	n->cc->unready--;
 	log_debug("/dev/%s: ready", n->name);
 	snprintf(path, sizeof(path), "/dev/%s", n->name);
-	if (n->cloner && stat(path, &st) == 0)
-		n->cc->major = major(st.st_rdev);
+	cdev_node_perms(n, path);
+	if (n->cloner) {
+		if (stat(path, &st) == 0)
+			n->cc->major = major(st.st_rdev);
+		n->cc->cloner_ready = true;
+		cdev_start_deferred(n->cc);
+	}
 	if (n->open_req) {
 		cdev_reply_open(n->open_req, &n->open_fi);
 		n->open_req = NULL;
@@ -160,6 +237,11 @@ static void cdev_open(fuse_req_t req, struct fuse_file_info *fi)
 
 	if (!n->cloner && !n->unit) {
 		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	ret = cdev_may_open(n, req, fi->flags);
+	if (ret) {
+		fuse_reply_err(req, -ret);
 		return;
 	}
 	ret = tapdev_open(n->cc->tap, n->unit, fuse_req_ctx(req)->pid, &f);
@@ -380,59 +462,35 @@ static void cdev_node_del(struct cdev_node *n)
 }
 
 /**
- * cdev_node_new() - create a node: open a CUSE session named @name
- * @cc:		context
- * @name:	device name, validated by the caller
- * @unit:	its unit, NULL for the cloner
- * @np:		set to the node
+ * cdev_node_start() - open the node's CUSE session
+ * @n:		node
  *
- * The node appears when the kernel's CUSE_INIT has been answered, in a
- * later turn of the event loop (cc->unready counts those still pending).
+ * Unit nodes take the cloner's major and minor unit + 1; the cloner takes
+ * a dynamic major. The node appears when the kernel's CUSE_INIT has been
+ * answered, in a later turn of the event loop.
  *
- * Return: 0, -EEXIST if /dev/@name exists, -ENODEV without CUSE, -errno
+ * Return: 0, -ENODEV without CUSE, -errno
  */
-static int cdev_node_new(struct cdev_ctx *cc, const char *name,
-			 struct tapdev_unit *unit, struct cdev_node **np)
+static int cdev_node_start(struct cdev_node *n)
 {
+	struct cdev_ctx *cc = n->cc;
 	char *argv[] = { "cusetap", cc->fuse_debug ? "-d" : NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(cc->fuse_debug ? 2 : 1, argv);
-	char devinfo[IFNAMSIZ + 16], path[IFNAMSIZ + 8];
+	char devinfo[IFNAMSIZ + 16];
 	const char *dev_info_argv[] = { devinfo };
 	struct cuse_info ci = {
-		.dev_major	= unit ? cc->major : 0,
-		.dev_minor	= unit ? unit->num + 1 : 0,
+		.dev_major	= n->unit ? cc->major : 0,
+		.dev_minor	= n->unit ? n->unit->num + 1 : 0,
 		.dev_info_argc	= 1,
 		.dev_info_argv	= dev_info_argv,
 		.flags		= CUSE_UNRESTRICTED_IOCTL,
 	};
-	struct cdev_node *n;
-	struct stat st;
 	int ret;
 
-	snprintf(path, sizeof(path), "/dev/%s", name);
-	if (stat(path, &st) == 0)
-		return -EEXIST;
-	snprintf(devinfo, sizeof(devinfo), "DEVNAME=%s", name);
-
-	n = calloc(1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	n->cc = cc;
-	n->unit = unit;
-	n->cloner = !unit;
-	snprintf(n->name, sizeof(n->name), "%s", name);
-	ret = -ENOMEM;
-	n->buf = mmap(NULL, CDEV_BUF_SIZE, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (n->buf == MAP_FAILED) {
-		n->buf = NULL;
-		goto err;
-	}
+	snprintf(devinfo, sizeof(devinfo), "DEVNAME=%s", n->name);
 	n->fd = open("/dev/cuse", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (n->fd < 0) {
-		ret = errno == ENOENT ? -ENODEV : -errno;
-		goto err;
-	}
+	if (n->fd < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
 	ret = -ENOMEM;
 	n->se = cuse_lowlevel_new(&args, &ci, &cdev_ops, n);
 	if (!n->se)
@@ -440,23 +498,91 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 	ret = fuse_session_custom_io(n->se, &cdev_io, n->fd);
 	if (ret)
 		goto err;
-
-	n->next = cc->nodes;
-	cc->nodes = n;
-	cc->unready++;
 	cdev_post_read(n);
-	*np = n;
 	return 0;
 
 err:
 	if (n->se)
-		fuse_session_destroy(n->se);
-	if (n->fd > 0)
+		fuse_session_destroy(n->se);	/* closes n->fd if it took it */
+	else
 		close(n->fd);
-	if (n->buf)
-		munmap(n->buf, CDEV_BUF_SIZE);
-	free(n);
+	n->se = NULL;
+	n->fd = -1;
 	return ret;
+}
+
+/**
+ * cdev_node_new() - create a node named @name
+ * @cc:		context
+ * @name:	device name, validated by the caller
+ * @unit:	its unit, NULL for the cloner
+ * @np:		set to the node
+ *
+ * A unit node made before the cloner's node exists waits for it (it needs
+ * the cloner's major); cc->unready counts it meanwhile.
+ *
+ * Return: 0, -EEXIST if /dev/@name exists, or an error of cdev_node_start()
+ */
+static int cdev_node_new(struct cdev_ctx *cc, const char *name,
+			 struct tapdev_unit *unit, struct cdev_node **np)
+{
+	char path[IFNAMSIZ + 8];
+	struct cdev_node *n;
+	struct stat st;
+	int ret;
+
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	if (stat(path, &st) == 0)
+		return -EEXIST;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->cc = cc;
+	n->fd = -1;
+	n->unit = unit;
+	n->cloner = !unit;
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->buf = mmap(NULL, CDEV_BUF_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (n->buf == MAP_FAILED) {
+		free(n);
+		return -ENOMEM;
+	}
+	n->next = cc->nodes;
+	cc->nodes = n;
+	cc->unready++;
+	*np = n;
+	if (unit && !cc->cloner_ready) {
+		n->deferred = true;
+		return 0;
+	}
+	ret = cdev_node_start(n);
+	if (ret)
+		cdev_node_free(n);
+	return ret;
+}
+
+/**
+ * cdev_start_deferred() - the cloner exists: start the unit nodes waiting
+ * @cc:		context
+ */
+static void cdev_start_deferred(struct cdev_ctx *cc)
+{
+	struct cdev_node *n, *next;
+	int ret;
+
+	for (n = cc->nodes; n; n = next) {
+		next = n->next;
+		if (!n->deferred)
+			continue;
+		n->deferred = false;
+		ret = cdev_node_start(n);
+		if (ret) {
+			log_err("cannot create /dev/%s: %s", n->name,
+				strerror(-ret));
+			tapdev_unit_destroy(n->unit);	/* deletes n */
+		}
+	}
 }
 
 /**

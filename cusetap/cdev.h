@@ -25,6 +25,7 @@ struct cdev_node;
  * @unready:	nodes whose CUSE initialisation has not completed
  * @failed:	a node could not be initialised (-errno), 0 if none
  * @major:	device major of the cloner, shared by every unit node
+ * @cloner_ready: the cloner's node exists (and @major is known)
  * @fuse_debug:	let libfuse log every request
  */
 struct cdev_ctx {
@@ -35,6 +36,7 @@ struct cdev_ctx {
 	unsigned unready;
 	int failed;
 	unsigned major;
+	bool cloner_ready;
 	bool fuse_debug;
 };
 

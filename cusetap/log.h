@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* log.h - leveled logging to stderr, "cusetap: LEVEL: message" */
+/*
+ * log.h - leveled logging: "cusetap: LEVEL: message" on stderr in the
+ * foreground, syslog (the journal, under systemd) in the background
+ */
 #ifndef CUSETAP_LOG_H
 #define CUSETAP_LOG_H
 
@@ -11,6 +14,8 @@ enum log_level {
 };
 
 extern enum log_level log_threshold;
+
+void log_to_syslog(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

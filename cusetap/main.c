@@ -2,47 +2,43 @@
 /*
  * main.c - cusetap: BSD tap(4) devices for Linux, served over CUSE
  *
- * Parses options, checks that the host can do what is asked (CUSE,
- * /dev/net/tun, io_uring) and says what to do when it cannot, creates the
- * cloning node and the --units, writes the pidfile once every node can be
- * opened, then runs the event loop until SIGTERM or SIGINT. On the way out
- * every parked read is answered, every node and every interface created is
- * removed.
+ * Checks that the host can do what is asked (CUSE, /dev/net/tun, io_uring)
+ * and says what to do when it cannot, starts every device, announces
+ * readiness (pidfile, systemd, the waiting parent) once every node can be
+ * opened, drops what privileges it no longer needs, then runs the event
+ * loop until SIGTERM or SIGINT. On the way out every parked read is
+ * answered, every node and every interface the daemon created is removed.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
-#include "config.h"
 #include "cdev.h"
+#include "device.h"
 #include "log.h"
 #include "loop.h"
 #include "main.h"
 #include "netstack/ktap.h"
-#include "tapdev.h"
-
-/* Room left in IFNAMSIZ for the unit number (up to TAPDEV_MAX_UNITS - 1) */
-#define MAIN_DEVNAME_MAX	(IFNAMSIZ - 1 - 5)
+#include "options.h"
+#include "priv.h"
 
 /**
  * struct daemon - everything the daemon runs
+ * @opt:	command line
  * @loop:	event loop
- * @kt:		kernel TAP backend
- * @tap:	device model
- * @cdev:	CUSE sessions
- * @cfg:	device model configuration
- * @pidfile:	path written at readiness, or NULL
- * @units:	units created at start
+ * @kt:		kernel TAP backend, shared by every device
+ * @devs:	devices, one per opt.devs
  * @ready_fd:	pipe to the parent waiting for readiness, -1 in foreground
  * @ready:	readiness was reached and announced
  * @sigfd:	signalfd for SIGTERM, SIGINT, SIGHUP
@@ -50,170 +46,16 @@
  * @status:	exit status
  */
 struct daemon {
+	struct options opt;
 	struct loop loop;
 	struct ktap kt;
-	struct tapdev_ctx tap;
-	struct cdev_ctx cdev;
-	struct tapdev_config cfg;
-	const char *pidfile;
-	unsigned units;
+	struct device devs[OPT_MAX_DEVICES];
 	int ready_fd;
 	bool ready;
 	int sigfd;
 	struct signalfd_siginfo si;
 	int status;
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-"Usage: cusetap [OPTION]...\n"
-"Serve BSD tap(4) devices through CUSE, backed by Linux kernel TAPs.\n"
-"\n"
-"  -f, --foreground     stay in the foreground\n"
-"      --devname NAME   cloning device /dev/NAME, units /dev/NAMEn and\n"
-"                       interfaces NAMEn (default: tap)\n"
-"      --abi FLAVOUR    freebsd (default) or netbsd semantics\n"
-"      --pidfile PATH   write the pid here once every node can be opened\n"
-"      --units N        create units 0..N-1 at start\n"
-"      --vmnet          FreeBSD vmnet semantics (implied by --devname vmnet)\n"
-"      --up-on-open     bring the interface up on open (FreeBSD's\n"
-"                       net.link.tap.up_on_open)\n"
-"  -v, --verbose        more logging (repeat for debug, thrice for libfuse)\n"
-"  -h, --help           this help\n"
-"      --version        print the version\n");
-}
-
-/**
- * main_devname_ok() - a device name we can turn into paths and interfaces
- * @name:	candidate
- *
- * Lower-case letters first, then letters, digits or '_', short enough for
- * IFNAMSIZ with a unit number: nothing that could escape /dev, and no
- * trailing digit that would make "tap1" + "2" ambiguous.
- *
- * Return: true if acceptable
- */
-static bool main_devname_ok(const char *name)
-{
-	size_t i, len = strlen(name);
-
-	if (!len || len > MAIN_DEVNAME_MAX || name[0] < 'a' || name[0] > 'z')
-		return false;
-	for (i = 1; i < len; i++) {
-		char ch = name[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		      ch == '_'))
-			return false;
-	}
-	return !(name[len - 1] >= '0' && name[len - 1] <= '9');
-}
-
-/**
- * main_parse() - command line into the daemon's settings
- * @d:		daemon
- * @argc:	argument count
- * @argv:	arguments
- * @fg:		set when --foreground was given
- *
- * Return: 0, 1 to exit successfully (help, version), -1 on a usage error
- */
-static int main_parse(struct daemon *d, int argc, char **argv, bool *fg)
-{
-	enum { OPT_DEVNAME = 256, OPT_ABI, OPT_PIDFILE, OPT_UNITS, OPT_VMNET,
-	       OPT_UP_ON_OPEN, OPT_VERSION };
-	static const struct option opts[] = {
-		{ "foreground",	no_argument,		NULL, 'f' },
-		{ "devname",	required_argument,	NULL, OPT_DEVNAME },
-		{ "abi",	required_argument,	NULL, OPT_ABI },
-		{ "pidfile",	required_argument,	NULL, OPT_PIDFILE },
-		{ "units",	required_argument,	NULL, OPT_UNITS },
-		{ "vmnet",	no_argument,		NULL, OPT_VMNET },
-		{ "up-on-open",	no_argument,		NULL, OPT_UP_ON_OPEN },
-		{ "verbose",	no_argument,		NULL, 'v' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "version",	no_argument,		NULL, OPT_VERSION },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned verbose = 0;
-	char *end;
-	long n;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "fvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			*fg = true;
-			break;
-		case OPT_DEVNAME:
-			d->cfg.devname = optarg;
-			break;
-		case OPT_ABI:
-			if (!strcmp(optarg, "freebsd")) {
-				d->cfg.abi = TAPDEV_ABI_FREEBSD;
-			} else if (!strcmp(optarg, "netbsd")) {
-				d->cfg.abi = TAPDEV_ABI_NETBSD;
-			} else {
-				log_err("--abi: '%s' is neither freebsd nor netbsd",
-					optarg);
-				return -1;
-			}
-			break;
-		case OPT_PIDFILE:
-			d->pidfile = optarg;
-			break;
-		case OPT_UNITS:
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno || *end || n < 0 || n > TAPDEV_MAX_UNITS) {
-				log_err("--units: '%s' is not a number from 0 to %d",
-					optarg, TAPDEV_MAX_UNITS);
-				return -1;
-			}
-			d->units = n;
-			break;
-		case OPT_VMNET:
-			d->cfg.vmnet = true;
-			break;
-		case OPT_UP_ON_OPEN:
-			d->cfg.up_on_open = true;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case OPT_VERSION:
-			printf("cusetap %s\n", CUSETAP_VERSION);
-			return 1;
-		default:
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		return -1;
-	}
-	if (!main_devname_ok(d->cfg.devname)) {
-		log_err("--devname: '%s' is not a usable device name: use 1 to %d "
-			"lower-case letters, digits or '_', starting with a letter "
-			"and not ending with a digit", d->cfg.devname,
-			MAIN_DEVNAME_MAX);
-		return -1;
-	}
-	/* FreeBSD's vmnet devices are a cloner of their own name */
-	if (!strcmp(d->cfg.devname, "vmnet"))
-		d->cfg.vmnet = true;
-	if (verbose >= 1)
-		log_threshold = LOG_LVL_INFO;
-	if (verbose >= 2)
-		log_threshold = LOG_LVL_DEBUG;
-	d->cdev.fuse_debug = verbose >= 3;
-	return 0;
-}
 
 /**
  * main_check_host() - can this host serve the devices; say what to do if not
@@ -223,8 +65,7 @@ static int main_parse(struct daemon *d, int argc, char **argv, bool *fg)
  */
 static int main_check_host(struct daemon *d)
 {
-	char path[IFNAMSIZ + 8];
-	struct stat st;
+	unsigned i;
 	int fd, ret;
 
 	ret = cdev_probe();
@@ -244,11 +85,9 @@ static int main_check_host(struct daemon *d)
 		return -1;
 	}
 	close(fd);
-	snprintf(path, sizeof(path), "/dev/%s", d->cfg.devname);
-	if (stat(path, &st) == 0) {
-		log_err("%s already exists: another cusetap (or driver) has the "
-			"name; choose another with --devname", path);
-		return -1;
+	for (i = 0; i < d->opt.ndevs; i++) {
+		if (device_check(&d->opt.devs[i]))
+			return -1;
 	}
 	return 0;
 }
@@ -325,33 +164,33 @@ void main_on_signal(void *obj, int res)
 }
 
 /**
- * main_nodes_exist() - every node we announced can be found in /dev
- * @d:		daemon
+ * main_notify() - a systemd notification (sd_notify protocol), if asked for
+ * @state:	e.g. "READY=1"
  *
- * The kernel creates a CUSE node (devtmpfs) while answering CUSE_INIT, so
- * this normally holds at once; it is checked rather than assumed.
- *
- * Return: true if all exist
+ * Speaks the datagram protocol directly rather than linking libsystemd:
+ * one sendto() on the socket named by $NOTIFY_SOCKET ('@' = abstract).
  */
-static bool main_nodes_exist(struct daemon *d)
+static void main_notify(const char *state)
 {
-	char path[IFNAMSIZ + 8];
-	struct stat st;
-	unsigned i;
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
 
-	snprintf(path, sizeof(path), "/dev/%s", d->cfg.devname);
-	if (stat(path, &st))
-		return false;
-	for (i = 0; i < d->units; i++) {
-		struct tapdev_unit *u = tapdev_unit_get(&d->tap, i);
-
-		if (!u)
-			continue;
-		snprintf(path, sizeof(path), "/dev/%s", u->ifname);
-		if (stat(path, &st))
-			return false;
-	}
-	return true;
+	if (!path || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memcpy(sun.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+		   (struct sockaddr *)&sun, len) < 0)
+		log_warn("cannot notify %s: %s", path, strerror(errno));
+	close(fd);
 }
 
 /**
@@ -363,52 +202,75 @@ static bool main_nodes_exist(struct daemon *d)
 static int main_announce(struct daemon *d)
 {
 	char byte = 0;
+	unsigned i;
 
-	if (d->pidfile) {
-		FILE *f = fopen(d->pidfile, "w");
+	if (d->opt.pidfile) {
+		FILE *f = fopen(d->opt.pidfile, "we");
 
 		if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f)) {
-			log_err("cannot write pidfile %s: %s", d->pidfile,
+			log_err("cannot write pidfile %s: %s", d->opt.pidfile,
 				strerror(errno));
 			return -1;
 		}
 	}
+	main_notify("READY=1");
 	if (d->ready_fd >= 0) {
 		if (write(d->ready_fd, &byte, 1) < 0)
 			log_warn("cannot notify parent: %s", strerror(errno));
 		close(d->ready_fd);
 		d->ready_fd = -1;
 	}
-	log_info("/dev/%s ready (%s flavour)", d->cfg.devname,
-		 d->cfg.abi == TAPDEV_ABI_FREEBSD ? "FreeBSD" : "NetBSD");
+	for (i = 0; i < d->opt.ndevs; i++) {
+		const struct tapdev_config *cfg = &d->opt.devs[i].cfg;
+
+		log_info("/dev/%s ready (%s%s)", cfg->devname,
+			 cfg->abi == TAPDEV_ABI_FREEBSD ? "FreeBSD" : "NetBSD",
+			 cfg->vmnet ? " vmnet" : "");
+	}
 	return 0;
 }
 
 /**
- * main_after() - after each batch of completions: readiness, failures
+ * main_after() - after each batch of completions: adoption, readiness
  * @arg:	daemon
  */
 static void main_after(void *arg)
 {
 	struct daemon *d = arg;
+	unsigned i;
+	int ready = 1;
 
 	ktap_reap(&d->kt);
 	if (d->ready)
 		return;
-	if (d->cdev.failed) {
-		log_err("could not create the device nodes: %s",
-			strerror(-d->cdev.failed));
+	for (i = 0; i < d->opt.ndevs && ready > 0; i++)
+		ready = device_ready(&d->devs[i]);
+	if (ready < 0) {
 		d->status = 1;
 		d->loop.stop = true;
 		return;
 	}
-	if (d->cdev.unready || !main_nodes_exist(d))
+	if (!ready)
 		return;
 	d->ready = true;
-	if (main_announce(d)) {
+	if (main_announce(d) || priv_drop(d->opt.runas)) {
 		d->status = 1;
 		d->loop.stop = true;
 	}
+}
+
+/**
+ * main_adopt() - a persistent TAP of the host's appeared: offer it around
+ * @arg:	daemon
+ * @ifname:	its name
+ */
+static void main_adopt(void *arg, const char *ifname)
+{
+	struct daemon *d = arg;
+	unsigned i;
+
+	for (i = 0; i < d->opt.ndevs; i++)
+		device_adopt(&d->devs[i], ifname);
 }
 
 /**
@@ -436,14 +298,16 @@ static int main_background(void)
 	}
 	close(p[0]);
 	setsid();
+	log_to_syslog();
 	if (!freopen("/dev/null", "r", stdin) ||
-	    !freopen("/dev/null", "w", stdout))
+	    !freopen("/dev/null", "w", stdout) ||
+	    !freopen("/dev/null", "w", stderr))
 		log_warn("cannot redirect stdio: %s", strerror(errno));
 	return p[1];
 }
 
 /**
- * main_setup() - create everything; on failure, undo nothing (exit does)
+ * main_setup() - create everything
  * @d:		daemon
  *
  * Return: 0, -1 after logging why
@@ -482,30 +346,15 @@ static int main_setup(struct daemon *d)
 		log_err("rtnetlink: %s", strerror(-ret));
 		return -1;
 	}
-	ret = tapdev_init(&d->tap, &d->cfg, &cdev_host, &d->cdev, &ktap_ops,
-			  &d->kt);
-	if (ret) {
-		log_err("device model: %s", strerror(-ret));
-		return -1;
-	}
-	ret = cdev_init(&d->cdev, &d->loop, &d->tap, d->cfg.devname);
-	if (ret) {
-		log_err("cannot create /dev/%s: %s", d->cfg.devname,
-			strerror(-ret));
-		return -1;
-	}
-	for (i = 0; i < d->units; i++) {
-		struct tapdev_unit *u;
-
-		ret = tapdev_unit_create(&d->tap, i, &u);
-		if (ret == -EEXIST) {
-			log_warn("%s%u exists on the host already: unit skipped",
-				 d->cfg.devname, i);
-		} else if (ret) {
-			log_err("cannot create unit %u: %s", i, strerror(-ret));
+	for (i = 0; i < d->opt.ndevs; i++) {
+		if (device_start(&d->devs[i], &d->opt.devs[i], &d->loop,
+				 &d->kt, d->opt.verbose >= 3))
 			return -1;
-		}
 	}
+	/* Persistent TAPs the administrator made before we started */
+	d->kt.adopt = main_adopt;
+	d->kt.adopt_arg = d;
+	ktap_scan(&d->kt);
 	return 0;
 }
 
@@ -515,38 +364,46 @@ static int main_setup(struct daemon *d)
  */
 static void main_teardown(struct daemon *d)
 {
+	unsigned i;
+
+	main_notify("STOPPING=1");
+	d->kt.adopt = NULL;
 	ktap_stop(&d->kt);
-	tapdev_fini(&d->tap);
-	cdev_fini(&d->cdev);
+	for (i = 0; i < d->opt.ndevs; i++)
+		device_stop(&d->devs[i]);
 	loop_cancel(&d->loop, LOOP_SIGNAL, d);
 	if (loop_drain(&d->loop, 5000))
 		log_warn("exit: some I/O did not complete");
 	ktap_fini(&d->kt);
 	loop_fini(&d->loop);
-	if (d->pidfile && d->ready)
-		unlink(d->pidfile);
+	if (d->opt.pidfile && d->ready && unlink(d->opt.pidfile) < 0)
+		log_debug("pidfile %s: %s", d->opt.pidfile, strerror(errno));
 }
 
 int main(int argc, char **argv)
 {
 	static struct daemon d;
-	bool fg = false;
+	uint64_t seed;
+	unsigned i;
 	int ret;
 
-	d.cfg.devname = "tap";
-	d.cfg.abi = TAPDEV_ABI_FREEBSD;
-	d.cfg.queue_len = TAPDEV_QUEUE_LEN;
-	d.cfg.mac_seed = main_mac_seed();
+	ret = opt_parse(&d.opt, argc, argv);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	if (d.opt.verbose >= 1)
+		log_threshold = LOG_LVL_INFO;
+	if (d.opt.verbose >= 2)
+		log_threshold = LOG_LVL_DEBUG;
+	seed = main_mac_seed();
+	for (i = 0; i < d.opt.ndevs; i++)
+		d.opt.devs[i].cfg.mac_seed = seed;
 	d.ready_fd = -1;
 	d.sigfd = -1;
 
-	ret = main_parse(&d, argc, argv, &fg);
-	if (ret)
-		return ret > 0 ? 0 : 2;
-	if (main_check_host(&d))
+	if (main_check_host(&d) || priv_check(d.opt.runas))
 		return 1;
 	main_raise_nofile();
-	if (!fg) {
+	if (!d.opt.foreground) {
 		d.ready_fd = main_background();
 		if (d.ready_fd < 0) {
 			log_err("cannot go to the background: %s", strerror(errno));

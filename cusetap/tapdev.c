@@ -217,12 +217,13 @@ static void tapdev_initial_mac(struct tapdev_unit *u, uint8_t mac[6])
  * tapdev_unit_new() - create unit @num: its interface, queue and node
  * @c:		context
  * @num:	unit number, not in use
+ * @adopt:	take over the host's persistent interface of that name
  * @up:	set to the new unit
  *
  * Return: 0, -EEXIST if the interface or node name is taken on the host,
  *	   -ENAMETOOLONG, -ENOMEM, or the backend's or node's error
  */
-static int tapdev_unit_new(struct tapdev_ctx *c, unsigned num,
+static int tapdev_unit_new(struct tapdev_ctx *c, unsigned num, bool adopt,
 			   struct tapdev_unit **up)
 {
 	struct tapdev_unit *u;
@@ -244,15 +245,22 @@ static int tapdev_unit_new(struct tapdev_ctx *c, unsigned num,
 	ret = fq_init(&u->rxq, c->cfg.queue_len, TAPDEV_SLOT_SIZE);
 	if (ret)
 		goto err_free;
-	ret = c->ns->create(c->ns_arg, u->ifname, u, &u->port, &u->link);
+	ret = c->ns->create(c->ns_arg, u->ifname, adopt, u, &u->port, &u->link);
 	if (ret)
 		goto err_fq;
+	u->adopted = adopt;
+	if (adopt)
+		goto registered;	/* the administrator's MAC and owner stay */
 	tapdev_initial_mac(u, mac);
 	if (c->ns->set_mac(u->port, mac) == 0)
 		memcpy(u->link.mac, mac, sizeof(mac));
 	else
 		log_warn("%s: cannot set the initial MAC address", u->ifname);
+	if ((c->cfg.owner != (uid_t)-1 || c->cfg.group != (gid_t)-1) &&
+	    c->ns->set_owner(u->port, c->cfg.owner, c->cfg.group))
+		log_warn("%s: cannot hand the interface to its owner", u->ifname);
 
+registered:
 	/* From here on, the network side owns the unit's lifetime */
 	c->units[num] = u;
 	ret = c->host->node_add(c->host_arg, u);
@@ -260,7 +268,7 @@ static int tapdev_unit_new(struct tapdev_ctx *c, unsigned num,
 		tapdev_unit_destroy(u);
 		return ret;
 	}
-	log_info("%s: created", u->ifname);
+	log_info("%s: %s", u->ifname, adopt ? "adopted" : "created");
 	*up = u;
 	return 0;
 
@@ -293,16 +301,34 @@ int tapdev_unit_create(struct tapdev_ctx *c, int num, struct tapdev_unit **up)
 	if (num >= 0) {
 		if (tapdev_unit_get(c, num))
 			return -EBUSY;
-		return tapdev_unit_new(c, num, up);
+		return tapdev_unit_new(c, num, false, up);
 	}
 	for (n = 0; n < TAPDEV_MAX_UNITS; n++) {
 		if (tapdev_unit_get(c, n))
 			continue;
-		ret = tapdev_unit_new(c, n, up);
+		ret = tapdev_unit_new(c, n, false, up);
 		if (ret != -EEXIST)
 			return ret;
 	}
 	return -ENXIO;
+}
+
+/**
+ * tapdev_unit_adopt() - make the host's persistent interface NAME<num> a unit
+ * @c:		context
+ * @num:	unit number, not in use
+ *
+ * Return: 0, -EBUSY if the unit exists, or an error of tapdev_unit_new()
+ */
+int tapdev_unit_adopt(struct tapdev_ctx *c, unsigned num)
+{
+	struct tapdev_unit *u;
+
+	if (num >= TAPDEV_MAX_UNITS)
+		return -ENXIO;
+	if (tapdev_unit_get(c, num))
+		return -EBUSY;
+	return tapdev_unit_new(c, num, true, &u);
 }
 
 /**
@@ -469,7 +495,8 @@ void tapdev_close(struct tapdev_file *f)
 		c->ns->set_vnet_hdr(u->port, 0);
 		u->vnet_hdr = 0;
 	}
-	if ((c->cfg.abi == TAPDEV_ABI_NETBSD && cloned) || u->transient) {
+	if (((c->cfg.abi == TAPDEV_ABI_NETBSD && cloned) || u->transient) &&
+	    !u->adopted) {
 		tapdev_unit_destroy(u);
 		return;
 	}

@@ -65,6 +65,9 @@ struct tapdev_host {
  * @up_on_open:	bring the interface up on open (FreeBSD's
  *		net.link.tap.up_on_open)
  * @mac_seed:	host-specific seed of FreeBSD-style stable MAC addresses
+ * @owner:	owner of every node and kernel TAP, (uid_t)-1 for root
+ * @group:	group of every node and kernel TAP, (gid_t)-1 for root's
+ * @mode:	permissions of every node
  */
 struct tapdev_config {
 	enum tapdev_abi abi;
@@ -73,6 +76,9 @@ struct tapdev_config {
 	bool vmnet;
 	bool up_on_open;
 	uint64_t mac_seed;
+	uid_t owner;
+	gid_t group;
+	mode_t mode;
 };
 
 struct tapdev_waiter;
@@ -93,6 +99,7 @@ struct tapdev_file;
  * @baudrate:	reported by TAPGIFINFO, set by TAPSIFINFO
  * @vnet_hdr:	virtio-net header length frames carry (TAPSVNETHDR)
  * @transient:	destroy the unit on last close (TAPSTRANSIENT)
+ * @adopted:	the interface is the host administrator's: never destroyed
  * @dying:	destroyed, waiting for the network side to let go
  * @stats:	frame counters
  */
@@ -109,6 +116,7 @@ struct tapdev_unit {
 	int baudrate;
 	unsigned vnet_hdr;
 	bool transient;
+	bool adopted;
 	bool dying;
 	struct {
 		uint64_t rx, rx_drop, tx, tx_drop;
@@ -193,6 +201,7 @@ void tapdev_fini(struct tapdev_ctx *c);
 
 int tapdev_unit_create(struct tapdev_ctx *c, int num, struct tapdev_unit **up);
 void tapdev_unit_destroy(struct tapdev_unit *u);
+int tapdev_unit_adopt(struct tapdev_ctx *c, unsigned num);
 struct tapdev_unit *tapdev_unit_get(struct tapdev_ctx *c, unsigned num);
 
 int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u, pid_t pid,

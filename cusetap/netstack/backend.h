@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct ns_port;
 struct tapdev_unit;
@@ -28,18 +29,22 @@ struct tapdev_unit;
  * @flags:	Linux IFF_* flags (IFF_UP, IFF_PROMISC, ...)
  * @mtu:	MTU in bytes
  * @mac:	hardware address
+ * @name:	interface name
  */
 struct ns_link {
 	unsigned flags;
 	unsigned mtu;
 	uint8_t mac[6];
+	char name[16];
 };
 
 /**
  * struct ns_ops - what a network backend provides
  * @name:	backend name, for logs
- * @create:	create the interface @ifname for @u; -EEXIST if the name is
- *		taken on the host. Fills @link with its initial state.
+ * @create:	create the interface @ifname for @u, or with @adopt attach
+ *		to the host's own persistent interface of that name (which
+ *		is then never removed); -EEXIST if the name is taken by
+ *		something else. Fills @link with its initial state.
  * @destroy:	remove the interface and stop all I/O; the backend calls
  *		tapdev_port_released(u) once nothing it started still uses the
  *		unit's buffers (possibly before returning)
@@ -54,14 +59,17 @@ struct ns_link {
  *		their values in @flags
  * @set_mtu:	set the MTU; the kernel's -errno if it refuses the value
  * @set_mac:	set the hardware address
+ * @set_owner:	let user @uid and group @gid (-1: none) use the interface
+ *		as their own (for a kernel TAP: TUNSETOWNER, TUNSETGROUP)
  * @purge_addrs: remove every address configured on the interface
  * @sync:	apply link changes the host made but the backend has not yet
  *		reported, so a decision about to be taken sees them
  */
 struct ns_ops {
 	const char *name;
-	int (*create)(void *be, const char *ifname, struct tapdev_unit *u,
-		      struct ns_port **port, struct ns_link *link);
+	int (*create)(void *be, const char *ifname, bool adopt,
+		      struct tapdev_unit *u, struct ns_port **port,
+		      struct ns_link *link);
 	void (*destroy)(struct ns_port *p);
 	void (*rx_kick)(struct ns_port *p);
 	int (*send)(struct ns_port *p, const void *frame, size_t len);
@@ -70,6 +78,7 @@ struct ns_ops {
 	int (*set_flags)(struct ns_port *p, unsigned change, unsigned flags);
 	int (*set_mtu)(struct ns_port *p, unsigned mtu);
 	int (*set_mac)(struct ns_port *p, const uint8_t mac[6]);
+	int (*set_owner)(struct ns_port *p, uid_t uid, gid_t gid);
 	int (*purge_addrs)(struct ns_port *p);
 	void (*sync)(void *be);
 };

@@ -8,6 +8,10 @@
  * life, which is what keeps the interface alive: there is no persistence
  * flag to forget, and if the daemon dies the interfaces go with it.
  *
+ * The exception is adoption: a persistent TAP the administrator made
+ * ("ip tuntap add dev tapN mode tap") is attached to as it is, and being
+ * persistent it outlives our fd: the daemon never removes it.
+ *
  * Receive: one read per TAP is kept posted on the event loop, straight into
  * the unit's queue slot (tapdev_rx_buf); when the queue is full, reading
  * stops and the kernel's own TAP queue holds (and eventually drops) frames
@@ -27,6 +31,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -179,14 +184,21 @@ static struct ktap_port *ktap_find(struct ktap *kt, int ifindex)
 static void ktap_link_event(void *arg, int ifindex, bool gone,
 			    const struct ns_link *link)
 {
-	struct ktap_port *p = ktap_find(arg, ifindex);
+	struct ktap *kt = arg;
+	struct ktap_port *p = ktap_find(kt, ifindex);
 
-	if (!p)
+	if (!p) {
+		/* Perhaps the administrator's "ip tuntap add": look at it */
+		if (!gone) {
+			kt->scan_pending = true;
+			kt->reap_pending = true;
+		}
 		return;
+	}
 	if (gone) {
 		/* Not destroyed here: sync may run in the middle of a write */
 		p->gone = true;
-		p->kt->reap_pending = true;
+		kt->reap_pending = true;
 	} else {
 		tapdev_link_update(p->unit, link);
 	}
@@ -227,6 +239,84 @@ void ktap_reap(struct ktap *kt)
 		next = p->next;
 		if (p->gone)
 			tapdev_unit_lost(p->unit);
+	}
+	if (kt->scan_pending) {
+		kt->scan_pending = false;
+		ktap_scan(kt);
+	}
+}
+
+/**
+ * ktap_free_tap() - is @ifname a persistent TAP nobody created through us
+ * @ifname:	interface name
+ *
+ * "ip tuntap add dev NAME mode tap" makes one: tun_flags in sysfs then has
+ * IFF_TAP and IFF_PERSIST. Whether someone else is attached shows only when
+ * attaching (EBUSY).
+ *
+ * Return: true if it is one
+ */
+static bool ktap_free_tap(const char *ifname)
+{
+	char path[64], buf[32];
+	unsigned long flags;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", ifname);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fgets(buf, sizeof(buf), f) ? sscanf(buf, "%lx", &flags) : 0;
+	fclose(f);
+	return n == 1 && (flags & IFF_TAP) && (flags & IFF_PERSIST);
+}
+
+#define KTAP_SCAN_MAX	64
+
+struct ktap_scan {
+	struct ktap *kt;
+	unsigned n;
+	char names[KTAP_SCAN_MAX][IFNAMSIZ];
+};
+
+/**
+ * ktap_scan_link() - collect a link of the dump that is not ours
+ * @arg:	struct ktap_scan
+ * @ifindex:	interface index
+ * @gone:	unused (dumps list live links)
+ * @link:	its state and name
+ */
+static void ktap_scan_link(void *arg, int ifindex, bool gone,
+			   const struct ns_link *link)
+{
+	struct ktap_scan *sc = arg;
+
+	if (ktap_find(sc->kt, ifindex) || sc->n == KTAP_SCAN_MAX ||
+	    !link->name[0])
+		return;
+	memcpy(sc->names[sc->n++], link->name, IFNAMSIZ);
+}
+
+/**
+ * ktap_scan() - offer every unattached persistent TAP of the host for
+ *		 adoption
+ * @kt:		backend
+ */
+void ktap_scan(struct ktap *kt)
+{
+	struct ktap_scan sc;
+	unsigned i;
+
+	if (!kt->adopt)
+		return;
+	sc.kt = kt;
+	sc.n = 0;
+	if (rtnl_link_dump(&kt->rtnl, ktap_scan_link, &sc))
+		return;
+	for (i = 0; i < sc.n; i++) {
+		if (ktap_free_tap(sc.names[i]))
+			kt->adopt(kt->adopt_arg, sc.names[i]);
 	}
 }
 
@@ -292,13 +382,17 @@ void ktap_on_rtnl(void *obj, int res)
  *
  * Return: 0, -EEXIST if an interface of that name exists, -errno
  */
-static int ktap_create(void *be, const char *ifname, struct tapdev_unit *u,
-		       struct ns_port **pp, struct ns_link *link)
+static int ktap_create(void *be, const char *ifname, bool adopt,
+		       struct tapdev_unit *u, struct ns_port **pp,
+		       struct ns_link *link)
 {
 	struct ktap *kt = be;
 	struct ktap_port *p;
 	struct ifreq ifr;
 	int off = 0, ret;
+
+	if (adopt && !ktap_free_tap(ifname))
+		return -EEXIST;
 
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -311,12 +405,18 @@ static int ktap_create(void *be, const char *ifname, struct tapdev_unit *u,
 		goto err_free;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
+			(adopt ? 0 : IFF_TUN_EXCL);
 	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
 	if (ioctl(p->fd, TUNSETIFF, &ifr) < 0) {
 		ret = errno == EBUSY ? -EEXIST : -errno;
 		goto err_close;
 	}
+	/* Deleted between the look and the attach: we made a new one */
+	ret = -ENODEV;
+	if (adopt && (ioctl(p->fd, TUNGETIFF, &ifr) < 0 ||
+		      !(ifr.ifr_flags & IFF_PERSIST)))
+		goto err_close;
 	ret = -ENODEV;
 	p->ifindex = if_nametoindex(ifname);
 	if (!p->ifindex)
@@ -483,6 +583,25 @@ static int ktap_set_mac(struct ns_port *np, const uint8_t mac[6])
 }
 
 /**
+ * ktap_set_owner() - the user and group the TAP belongs to
+ * @np:		port
+ * @uid:	owner, (uid_t)-1 for none
+ * @gid:	group, (gid_t)-1 for none
+ *
+ * Return: 0, -errno
+ */
+static int ktap_set_owner(struct ns_port *np, uid_t uid, gid_t gid)
+{
+	struct ktap_port *p = (struct ktap_port *)np;
+
+	if (uid != (uid_t)-1 && ioctl(p->fd, TUNSETOWNER, (unsigned long)uid) < 0)
+		return -errno;
+	if (gid != (gid_t)-1 && ioctl(p->fd, TUNSETGROUP, (unsigned long)gid) < 0)
+		return -errno;
+	return 0;
+}
+
+/**
  * ktap_purge_addrs() - remove every address of the interface
  * @np:		port
  *
@@ -506,6 +625,7 @@ const struct ns_ops ktap_ops = {
 	.set_flags	= ktap_set_flags,
 	.set_mtu	= ktap_set_mtu,
 	.set_mac	= ktap_set_mac,
+	.set_owner	= ktap_set_owner,
 	.purge_addrs	= ktap_purge_addrs,
 	.sync		= ktap_sync,
 };

@@ -16,6 +16,9 @@ struct ktap_port;
  * @ports:	live ports
  * @polling:	a poll of the rtnetlink socket is in flight
  * @reap_pending: some port's interface was deleted by the host
+ * @scan_pending: an interface appeared that may be one to adopt
+ * @adopt:	offered each unattached persistent TAP of the host, by name
+ * @adopt_arg:	argument of @adopt
  * @stopping:	shutting down: do not re-arm the poll
  */
 struct ktap {
@@ -24,7 +27,10 @@ struct ktap {
 	struct ktap_port *ports;
 	bool polling;
 	bool reap_pending;
+	bool scan_pending;
 	bool stopping;
+	void (*adopt)(void *arg, const char *ifname);
+	void *adopt_arg;
 };
 
 extern const struct ns_ops ktap_ops;
@@ -35,5 +41,6 @@ void ktap_fini(struct ktap *kt);
 void ktap_on_read(void *obj, int res);
 void ktap_on_rtnl(void *obj, int res);
 void ktap_reap(struct ktap *kt);
+void ktap_scan(struct ktap *kt);
 
 #endif /* CUSETAP_NETSTACK_KTAP_H */

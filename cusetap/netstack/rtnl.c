@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <net/if.h>
@@ -122,6 +123,11 @@ static int rtnl_link_attr(const struct nlattr *attr, void *data)
 		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
 			link->mtu = mnl_attr_get_u32(attr);
 		break;
+	case IFLA_IFNAME:
+		if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(link->name, sizeof(link->name), "%s",
+				 mnl_attr_get_str(attr));
+		break;
 	case IFLA_ADDRESS:
 		if (mnl_attr_get_payload_len(attr) == sizeof(link->mac))
 			memcpy(link->mac, mnl_attr_get_payload(attr),
@@ -204,6 +210,54 @@ int rtnl_link_get(struct rtnl *r, int ifindex, struct ns_link *link)
 	if (ret)
 		return ret;
 	return g.found ? 0 : -ENODEV;
+}
+
+struct rtnl_dump {
+	rtnl_link_fn fn;
+	void *arg;
+};
+
+/**
+ * rtnl_link_dump_cb() - one link of a dump
+ * @nlh:	RTM_NEWLINK
+ * @data:	struct rtnl_dump
+ *
+ * Return: MNL_CB_OK
+ */
+static int rtnl_link_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rtnl_dump *d = data;
+	struct ns_link link;
+	int ifindex;
+
+	if (nlh->nlmsg_type == RTM_NEWLINK &&
+	    !rtnl_link_parse(nlh, &ifindex, &link))
+		d->fn(d->arg, ifindex, false, &link);
+	return MNL_CB_OK;
+}
+
+/**
+ * rtnl_link_dump() - every interface of the host, one call each
+ * @r:		rtnetlink context
+ * @fn:		called for each link (never with gone set)
+ * @arg:	its argument
+ *
+ * @fn must not issue rtnetlink requests: the dump is still being read.
+ *
+ * Return: 0, -errno
+ */
+int rtnl_link_dump(struct rtnl *r, rtnl_link_fn fn, void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct rtnl_dump d = { .fn = fn, .arg = arg };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	return rtnl_do(r, nlh, rtnl_link_dump_cb, &d);
 }
 
 /**

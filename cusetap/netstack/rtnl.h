@@ -38,6 +38,7 @@ int rtnl_open(struct rtnl *r);
 void rtnl_close(struct rtnl *r);
 int rtnl_ev_fd(const struct rtnl *r);
 int rtnl_link_get(struct rtnl *r, int ifindex, struct ns_link *link);
+int rtnl_link_dump(struct rtnl *r, rtnl_link_fn fn, void *arg);
 int rtnl_link_set_flags(struct rtnl *r, int ifindex, unsigned change,
 			unsigned flags);
 int rtnl_link_set_mtu(struct rtnl *r, int ifindex, unsigned mtu);

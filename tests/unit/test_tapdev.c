@@ -107,8 +107,9 @@ static unsigned sent, released;
 static size_t sent_len;
 static const char *taken_name;
 
-static int fake_create(void *be, const char *ifname, struct tapdev_unit *u,
-		       struct ns_port **pp, struct ns_link *link)
+static int fake_create(void *be, const char *ifname, bool adopt,
+		       struct tapdev_unit *u, struct ns_port **pp,
+		       struct ns_link *link)
 {
 	struct fake_port *p;
 
@@ -202,6 +203,14 @@ static void fake_sync(void *be)
 	}
 }
 
+static uid_t owner_set = (uid_t)-1;
+
+static int fake_set_owner(struct ns_port *np, uid_t uid, gid_t gid)
+{
+	owner_set = uid;
+	return 0;
+}
+
 static const struct ns_ops fake_ns = {
 	.name = "fake",
 	.create = fake_create,
@@ -213,6 +222,7 @@ static const struct ns_ops fake_ns = {
 	.set_vnet_hdr = fake_set_vnet_hdr,
 	.set_mtu = fake_set_mtu,
 	.set_mac = fake_set_mac,
+	.set_owner = fake_set_owner,
 	.purge_addrs = fake_purge,
 	.sync = fake_sync,
 };
@@ -225,7 +235,8 @@ static void setup_cfg(enum tapdev_abi abi, bool vmnet)
 {
 	struct tapdev_config cfg = {
 		.abi = abi, .devname = "tap", .queue_len = 4, .vmnet = vmnet,
-		.mac_seed = 42,
+		.mac_seed = 42, .owner = (uid_t)-1, .group = (gid_t)-1,
+		.mode = 0600,
 	};
 
 	nreplies = poll_wakes = poll_drops = nodes = sigios = 0;
