@@ -249,6 +249,7 @@ static void cdev_open(fuse_req_t req, struct fuse_file_info *fi)
 		fuse_reply_err(req, -ret);
 		return;
 	}
+	f->uid = fuse_req_ctx(req)->uid;
 	fi->fh = (uintptr_t)f;
 	un = f->unit->node;
 	if (n->cloner && un && !un->ready && !un->open_req) {

@@ -64,6 +64,10 @@ int device_start(struct device *dv, const struct opt_device *opt,
 		return -1;
 	}
 	dv->started = true;
+	ret = ctl_open(&dv->ctl, loop, &dv->tap);
+	if (ret)
+		log_warn("no control socket for /dev/%s: %s", name,
+			 strerror(-ret));
 	for (i = 0; i < opt->units; i++) {
 		struct tapdev_unit *u;
 
@@ -152,6 +156,7 @@ void device_stop(struct device *dv)
 {
 	if (!dv->started)
 		return;
+	ctl_stop(&dv->ctl);
 	tapdev_fini(&dv->tap);
 	cdev_fini(&dv->cdev);
 	dv->started = false;

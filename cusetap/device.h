@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "cdev.h"
+#include "ctl.h"
 #include "options.h"
 #include "tapdev.h"
 
@@ -22,12 +23,14 @@ struct ktap;
  * @opt:	its settings
  * @tap:	device model
  * @cdev:	CUSE sessions
+ * @ctl:	control socket
  * @started:	device_start() succeeded
  */
 struct device {
 	const struct opt_device *opt;
 	struct tapdev_ctx tap;
 	struct cdev_ctx cdev;
+	struct ctl ctl;
 	bool started;
 };
 

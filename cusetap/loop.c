@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cdev.h"
+#include "ctl.h"
 #include "log.h"
 #include "loop.h"
 #include "main.h"
@@ -27,7 +28,7 @@
 typedef void (*loop_fn)(void *obj, int res);
 
 static const char *const loop_tag_names[] = {
-	"cuse read", "tap read", "rtnl poll", "signal", "cancel",
+	"cuse read", "tap read", "rtnl poll", "signal", "ctl", "cancel",
 };
 static_assert(ARRAY_SIZE(loop_tag_names) == LOOP_NTAGS,
 	      "loop_tag_names must name every tag");
@@ -48,6 +49,7 @@ static const loop_fn loop_handlers[] = {
 	[LOOP_TAP_READ]		= ktap_on_read,
 	[LOOP_RTNL_POLL]	= ktap_on_rtnl,
 	[LOOP_SIGNAL]		= main_on_signal,
+	[LOOP_CTL]		= ctl_on_poll,
 	[LOOP_CANCEL]		= loop_ignore,
 };
 static_assert(ARRAY_SIZE(loop_handlers) == LOOP_NTAGS,

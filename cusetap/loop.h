@@ -18,6 +18,7 @@ enum loop_tag {
 	LOOP_TAP_READ,		/* a frame read from a kernel TAP */
 	LOOP_RTNL_POLL,		/* the rtnetlink event socket is readable */
 	LOOP_SIGNAL,		/* a signal read from the signalfd */
+	LOOP_CTL,		/* a control socket has connections waiting */
 	LOOP_CANCEL,		/* completion of a cancellation, ignored */
 	LOOP_NTAGS,
 };

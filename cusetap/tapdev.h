@@ -133,6 +133,7 @@ struct tapdev_unit {
  * @async:	BSD FIOASYNC set: SIGIO to @owner when a frame arrives
  * @owner:	SIGIO recipient: pid, -pgid, or 0 for none
  * @pid:	process that opened the device
+ * @uid:	its user
  * @pgid:	its process group at open
  * @cloned:	opened through the cloning node (NetBSD destroys such units
  *		on close, and keeps units opened by name)
@@ -146,6 +147,7 @@ struct tapdev_file {
 	bool async;
 	pid_t owner;
 	pid_t pid;
+	uid_t uid;
 	pid_t pgid;
 	bool cloned;
 };
