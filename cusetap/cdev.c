@@ -47,6 +47,28 @@
 #define CDEV_MAX_WRITE	(65536 + 4096)
 /* The kernel refuses reads of /dev/cuse smaller than a header + max_write */
 #define CDEV_BUF_SIZE	(CDEV_MAX_WRITE + 4096)
+/*
+ * Reads kept posted per session: the cloner carries the I/O of every clone,
+ * so several requests can arrive together and be answered in one batch;
+ * a unit's own node has one client at most.
+ */
+#define CDEV_CLONER_SLOTS	8
+#define CDEV_UNIT_SLOTS		2
+#define CDEV_MAX_SLOTS		CDEV_CLONER_SLOTS
+
+struct cdev_node;
+
+/**
+ * struct cdev_slot - one posted read of a session, with its buffer
+ * @node:	session
+ * @buf:	request buffer, CDEV_BUF_SIZE bytes
+ * @reading:	a read into @buf is in flight
+ */
+struct cdev_slot {
+	struct cdev_node *node;
+	uint8_t *buf;
+	bool reading;
+};
 
 /**
  * struct cdev_node - one device node, one CUSE session
@@ -55,12 +77,14 @@
  * @se:		libfuse session, which owns @fd
  * @fd:		/dev/cuse file descriptor
  * @unit:	unit whose node this is, NULL for the cloner (or once deleted)
- * @buf:	request buffer, mapped lazily
+ * @mem:	request buffers of all slots, mapped lazily
+ * @nslots:	number of posted reads
+ * @reading:	slots with a read in flight
+ * @slots:	the posted reads
  * @cloner:	this is the cloning node
  * @ready:	CUSE_INIT answered: the node exists
- * @reading:	a read of @fd is in flight
  * @dispatching: one of this node's callbacks is running
- * @dying:	deleted: free once not reading and not dispatching
+ * @dying:	deleted: free once nothing is reading or dispatching
  * @deferred:	waiting for the cloner's node before starting its session
  * @open_req:	an open of the cloner that created this node's unit, answered
  *		once the node exists (so that open() returning means
@@ -74,10 +98,12 @@ struct cdev_node {
 	struct fuse_session *se;
 	int fd;
 	struct tapdev_unit *unit;
-	uint8_t *buf;
+	uint8_t *mem;
+	unsigned nslots;
+	unsigned reading;
+	struct cdev_slot slots[CDEV_MAX_SLOTS];
 	bool cloner;
 	bool ready;
-	bool reading;
 	bool dispatching;
 	bool dying;
 	bool deferred;
@@ -404,15 +430,17 @@ static const struct fuse_custom_io cdev_io = {
 };
 
 /**
- * cdev_post_read() - keep one read of the node's fd posted
- * @n:		node
+ * cdev_post_read() - post a read of the node's fd into a slot
+ * @sl:		slot, not reading
  */
-static void cdev_post_read(struct cdev_node *n)
+static void cdev_post_read(struct cdev_slot *sl)
 {
-	struct io_uring_sqe *sqe = loop_sqe(n->cc->loop, LOOP_CUSE_READ, n);
+	struct cdev_node *n = sl->node;
+	struct io_uring_sqe *sqe = loop_sqe(n->cc->loop, LOOP_CUSE_READ, sl);
 
-	io_uring_prep_read(sqe, n->fd, n->buf, CDEV_BUF_SIZE, 0);
-	n->reading = true;
+	io_uring_prep_read(sqe, n->fd, sl->buf, CDEV_BUF_SIZE, 0);
+	sl->reading = true;
+	n->reading++;
 }
 
 /**
@@ -435,8 +463,8 @@ static void cdev_node_free(struct cdev_node *n)
 		fuse_session_destroy(n->se);	/* closes n->fd */
 	else if (n->fd >= 0)
 		close(n->fd);
-	if (n->buf)
-		munmap(n->buf, CDEV_BUF_SIZE);
+	if (n->mem)
+		munmap(n->mem, (size_t)n->nslots * CDEV_BUF_SIZE);
 	free(n);
 }
 
@@ -456,10 +484,17 @@ static void cdev_node_del(struct cdev_node *n)
 	}
 	n->unit = NULL;
 	n->dying = true;
-	if (n->reading)
-		loop_cancel(n->cc->loop, LOOP_CUSE_READ, n);
-	else if (!n->dispatching)
+	if (n->reading) {
+		unsigned i;
+
+		for (i = 0; i < n->nslots; i++) {
+			if (n->slots[i].reading)
+				loop_cancel(n->cc->loop, LOOP_CUSE_READ,
+					    &n->slots[i]);
+		}
+	} else if (!n->dispatching) {
 		cdev_node_free(n);
+	}
 }
 
 /**
@@ -486,6 +521,7 @@ static int cdev_node_start(struct cdev_node *n)
 		.dev_info_argv	= dev_info_argv,
 		.flags		= CUSE_UNRESTRICTED_IOCTL,
 	};
+	unsigned i;
 	int ret;
 
 	snprintf(devinfo, sizeof(devinfo), "DEVNAME=%s", n->name);
@@ -499,7 +535,8 @@ static int cdev_node_start(struct cdev_node *n)
 	ret = fuse_session_custom_io(n->se, &cdev_io, n->fd);
 	if (ret)
 		goto err;
-	cdev_post_read(n);
+	for (i = 0; i < n->nslots; i++)
+		cdev_post_read(&n->slots[i]);
 	return 0;
 
 err:
@@ -530,6 +567,7 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 	char path[IFNAMSIZ + 8];
 	struct cdev_node *n;
 	struct stat st;
+	unsigned i;
 	int ret;
 
 	snprintf(path, sizeof(path), "/dev/%s", name);
@@ -543,11 +581,17 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 	n->unit = unit;
 	n->cloner = !unit;
 	snprintf(n->name, sizeof(n->name), "%s", name);
-	n->buf = mmap(NULL, CDEV_BUF_SIZE, PROT_READ | PROT_WRITE,
+	n->nslots = unit ? CDEV_UNIT_SLOTS : CDEV_CLONER_SLOTS;
+	n->mem = mmap(NULL, (size_t)n->nslots * CDEV_BUF_SIZE,
+		      PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (n->buf == MAP_FAILED) {
+	if (n->mem == MAP_FAILED) {
 		free(n);
 		return -ENOMEM;
+	}
+	for (i = 0; i < n->nslots; i++) {
+		n->slots[i].node = n;
+		n->slots[i].buf = n->mem + (size_t)i * CDEV_BUF_SIZE;
 	}
 	n->next = cc->nodes;
 	cc->nodes = n;
@@ -588,7 +632,7 @@ static void cdev_start_deferred(struct cdev_ctx *cc)
 
 /**
  * cdev_on_read() - a request arrived on a node's /dev/cuse
- * @obj:	node
+ * @obj:	slot it was read into
  * @res:	bytes read, or -errno
  *
  * ENODEV means the kernel ended the session (the CUSE device could not be
@@ -596,12 +640,14 @@ static void cdev_start_deferred(struct cdev_ctx *cc)
  */
 void cdev_on_read(void *obj, int res)
 {
-	struct cdev_node *n = obj;
+	struct cdev_slot *sl = obj;
+	struct cdev_node *n = sl->node;
 
-	n->reading = false;
+	sl->reading = false;
+	n->reading--;
 	n->dispatching = true;
 	if (res > 0 && !n->dying) {
-		struct fuse_buf fb = { .mem = n->buf, .size = (size_t)res };
+		struct fuse_buf fb = { .mem = sl->buf, .size = (size_t)res };
 
 		fuse_session_process_buf(n->se, &fb);
 		tapdev_reap(n->cc->tap);
@@ -618,10 +664,13 @@ void cdev_on_read(void *obj, int res)
 	}
 	n->dispatching = false;
 	if (n->dying) {
-		cdev_node_free(n);
+		if (!n->reading)
+			cdev_node_free(n);
 		return;
 	}
-	cdev_post_read(n);
+	/* A frame written just now may still be going out of this buffer:
+	 * the network side linked its write to this read (ns_ops.send) */
+	cdev_post_read(sl);
 }
 
 /**

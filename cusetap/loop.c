@@ -28,7 +28,7 @@
 typedef void (*loop_fn)(void *obj, int res);
 
 static const char *const loop_tag_names[] = {
-	"cuse read", "tap read", "rtnl poll", "signal", "ctl", "cancel",
+	"cuse read", "tap read", "tap write", "rtnl poll", "signal", "ctl", "cancel",
 };
 static_assert(ARRAY_SIZE(loop_tag_names) == LOOP_NTAGS,
 	      "loop_tag_names must name every tag");
@@ -47,6 +47,7 @@ static void loop_ignore(void *obj, int res)
 static const loop_fn loop_handlers[] = {
 	[LOOP_CUSE_READ]	= cdev_on_read,
 	[LOOP_TAP_READ]		= ktap_on_read,
+	[LOOP_TAP_WRITE]	= ktap_on_write,
 	[LOOP_RTNL_POLL]	= ktap_on_rtnl,
 	[LOOP_SIGNAL]		= main_on_signal,
 	[LOOP_CTL]		= ctl_on_poll,
@@ -103,6 +104,30 @@ struct io_uring_sqe *loop_sqe(struct loop *l, enum loop_tag tag, void *obj)
 	io_uring_sqe_set_data64(sqe, (uint64_t)tag << LOOP_TAG_SHIFT |
 				     ((uintptr_t)obj & LOOP_PTR_MASK));
 	l->inflight++;
+	return sqe;
+}
+
+/**
+ * loop_sqe_linked() - a submission the next one will wait for
+ * @l:		loop
+ * @tag:	handler of the completion
+ * @obj:	object passed to the handler
+ *
+ * The next loop_sqe() starts only once this one has completed (and is
+ * cancelled if this one fails). Room for both is made now, so the pair is
+ * never split across two submissions, which would break the link.
+ *
+ * Return: the submission queue entry
+ */
+struct io_uring_sqe *loop_sqe_linked(struct loop *l, enum loop_tag tag,
+				     void *obj)
+{
+	struct io_uring_sqe *sqe;
+
+	if (io_uring_sq_space_left(&l->ring) < 2)
+		io_uring_submit(&l->ring);
+	sqe = loop_sqe(l, tag, obj);
+	sqe->flags |= IOSQE_IO_LINK;
 	return sqe;
 }
 

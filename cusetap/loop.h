@@ -16,6 +16,7 @@
 enum loop_tag {
 	LOOP_CUSE_READ,		/* a request read from a /dev/cuse session */
 	LOOP_TAP_READ,		/* a frame read from a kernel TAP */
+	LOOP_TAP_WRITE,		/* a frame written to a kernel TAP */
 	LOOP_RTNL_POLL,		/* the rtnetlink event socket is readable */
 	LOOP_SIGNAL,		/* a signal read from the signalfd */
 	LOOP_CTL,		/* a control socket has connections waiting */
@@ -42,6 +43,8 @@ struct loop {
 int loop_init(struct loop *l, unsigned entries);
 void loop_fini(struct loop *l);
 struct io_uring_sqe *loop_sqe(struct loop *l, enum loop_tag tag, void *obj);
+struct io_uring_sqe *loop_sqe_linked(struct loop *l, enum loop_tag tag,
+				     void *obj);
 void loop_cancel(struct loop *l, enum loop_tag tag, void *obj);
 int loop_run(struct loop *l);
 int loop_drain(struct loop *l, unsigned timeout_ms);

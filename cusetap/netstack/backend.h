@@ -50,7 +50,11 @@ struct ns_link {
  *		unit's buffers (possibly before returning)
  * @rx_kick:	the unit has a free receive buffer again (tapdev_rx_buf)
  * @send:	inject one frame, prefixed by the client's virtio-net header
- *		(see @set_vnet_hdr); -errno if it was dropped
+ *		(see @set_vnet_hdr); -errno if it was dropped. The write may
+ *		still be in flight on return: the frame's buffer must stay
+ *		untouched until the caller's next event loop submission, which
+ *		the backend makes wait for the write (the character-device
+ *		side's next read into that buffer)
  * @set_vnet_hdr: frames carry a virtio-net header of @len bytes (0, 10 or
  *		12) in both directions from now on, and the interface offers
  *		checksum and segmentation offloads while @len is not 0

@@ -15,8 +15,12 @@
  * Receive: one read per TAP is kept posted on the event loop, straight into
  * the unit's queue slot (tapdev_rx_buf); when the queue is full, reading
  * stops and the kernel's own TAP queue holds (and eventually drops) frames
- * until the device model kicks us. Send: a plain write() on the
- * non-blocking fd, which never blocks for a TAP.
+ * until the device model kicks us. Send: a write submitted on the event
+ * loop after the client's reply went out (BSD tap writes are asynchronous
+ * enqueues too), linked before the next read into the request buffer the
+ * frame sits in, so the frame is never copied and never overwritten while
+ * the kernel takes it; it goes out in the same io_uring_enter() that posts
+ * that read.
  *
  * Virtio-net header: Linux fixes IFF_VNET_HDR when the TAP is attached, but
  * a BSD client may switch its header on and off at any time (TAPSVNETHDR).
@@ -48,6 +52,8 @@
 #include "../tapdev.h"
 #include "ktap.h"
 
+/* Writes in flight per port that can use an iovec pair; more go out at once */
+#define KTAP_TX_RING		16
 /* Header the kernel adds while the client wants none: struct virtio_net_hdr */
 #define KTAP_HDR_DEFAULT	10
 /* Offloads a client with a header can take: checksums and TCP segmentation */
@@ -62,6 +68,12 @@
  * @ifindex:	interface index
  * @vnet_hdr:	virtio-net header length the client wants (0, 10, 12)
  * @reading:	a read is in flight into the unit's queue
+ * @writing:	writes in flight
+ * @tx_next:	next entry of @tx_iov to use
+ * @tx_iov:	client frames behind a zero virtio-net header, one pair per
+ *		write in flight: the kernel reads a pair when it issues the
+ *		write, and one opener can have several writes queued in a
+ *		batch (each is answered at once, so the next one follows)
  * @gone:	the host deleted the interface; ktap_reap() tells the model
  * @dying:	destroyed, waiting for the read to be cancelled
  */
@@ -73,6 +85,9 @@ struct ktap_port {
 	int ifindex;
 	unsigned vnet_hdr;
 	bool reading;
+	unsigned writing;
+	unsigned tx_next;
+	struct iovec tx_iov[KTAP_TX_RING][2];
 	bool gone;
 	bool dying;
 };
@@ -112,7 +127,7 @@ static void ktap_post_read(struct ktap_port *p)
 
 /**
  * ktap_port_free() - free a destroyed port, release its unit
- * @p:		port, not reading
+ * @p:		port, nothing in flight
  */
 static void ktap_port_free(struct ktap_port *p)
 {
@@ -131,7 +146,8 @@ void ktap_on_read(void *obj, int res)
 
 	p->reading = false;
 	if (p->dying) {
-		ktap_port_free(p);
+		if (!p->writing)
+			ktap_port_free(p);
 		return;
 	}
 	if (res > 0) {
@@ -154,6 +170,24 @@ void ktap_on_read(void *obj, int res)
 		return;
 	}
 	ktap_post_read(p);
+}
+
+/**
+ * ktap_on_write() - a frame went into the host, or was refused
+ * @obj:	port
+ * @res:	bytes written, or -errno
+ */
+void ktap_on_write(void *obj, int res)
+{
+	struct ktap_port *p = obj;
+
+	p->writing--;
+	if (res < 0) {
+		p->unit->stats.tx_drop++;
+		log_debug("%s: TAP write: %s", p->unit->ifname, strerror(-res));
+	}
+	if (p->dying && !p->reading && !p->writing)
+		ktap_port_free(p);
 }
 
 /**
@@ -465,7 +499,7 @@ static void ktap_destroy(struct ns_port *np)
 	p->fd = -1;
 	if (p->reading)
 		loop_cancel(p->kt->loop, LOOP_TAP_READ, p);
-	else
+	else if (!p->writing)
 		ktap_port_free(p);
 }
 
@@ -504,20 +538,37 @@ static int ktap_set_vnet_hdr(struct ns_port *np, unsigned len)
  * @frame:	frame, with the client's virtio-net header if it has one
  * @len:	its length
  *
- * Return: 0, -errno if the kernel refused it
+ * Return: 0; a refusal by the kernel is counted when the write completes
  */
 static int ktap_send(struct ns_port *np, const void *frame, size_t len)
 {
 	static const uint8_t zero_hdr[KTAP_HDR_DEFAULT];
 	struct ktap_port *p = (struct ktap_port *)np;
-	struct iovec iov[2] = {
-		{ (void *)zero_hdr, sizeof(zero_hdr) },
-		{ (void *)frame, len },
-	};
+	struct io_uring_sqe *sqe;
+	struct iovec *iov;
 
-	if (p->vnet_hdr)
-		return write(p->fd, frame, len) < 0 ? -errno : 0;
-	return writev(p->fd, iov, 2) < 0 ? -errno : 0;
+	if (!p->vnet_hdr && p->writing >= KTAP_TX_RING) {
+		/* Every iovec pair may still be unread by the kernel */
+		struct iovec now[2] = {
+			{ (void *)zero_hdr, sizeof(zero_hdr) },
+			{ (void *)frame, len },
+		};
+
+		return writev(p->fd, now, 2) < 0 ? -errno : 0;
+	}
+	sqe = loop_sqe_linked(p->kt->loop, LOOP_TAP_WRITE, p);
+	if (p->vnet_hdr) {
+		io_uring_prep_write(sqe, p->fd, frame, len, 0);
+	} else {
+		iov = p->tx_iov[p->tx_next++ % KTAP_TX_RING];
+		iov[0].iov_base = (void *)zero_hdr;
+		iov[0].iov_len = sizeof(zero_hdr);
+		iov[1].iov_base = (void *)frame;
+		iov[1].iov_len = len;
+		io_uring_prep_writev(sqe, p->fd, iov, 2, 0);
+	}
+	p->writing++;
+	return 0;
 }
 
 /**

@@ -39,6 +39,7 @@ int ktap_init(struct ktap *kt, struct loop *loop);
 void ktap_stop(struct ktap *kt);
 void ktap_fini(struct ktap *kt);
 void ktap_on_read(void *obj, int res);
+void ktap_on_write(void *obj, int res);
 void ktap_on_rtnl(void *obj, int res);
 void ktap_reap(struct ktap *kt);
 void ktap_scan(struct ktap *kt);
