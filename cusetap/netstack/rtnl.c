@@ -185,6 +185,29 @@ static int rtnl_link_get_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /**
+ * rtnl_link_req() - start a link request in @buf
+ * @buf:	MNL_SOCKET_BUFFER_SIZE bytes
+ * @type:	RTM_GETLINK or RTM_NEWLINK
+ * @flags:	NLM_F_* besides NLM_F_REQUEST
+ * @ifindex:	interface, 0 for all (dumps)
+ * @ifi:	set to the request's struct ifinfomsg
+ *
+ * Return: the message, ready for attributes
+ */
+static struct nlmsghdr *rtnl_link_req(char *buf, uint16_t type, uint16_t flags,
+				      int ifindex, struct ifinfomsg **ifi)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	*ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(**ifi));
+	(*ifi)->ifi_family = AF_UNSPEC;
+	(*ifi)->ifi_index = ifindex;
+	return nlh;
+}
+
+/**
  * rtnl_link_get() - current state of one interface
  * @r:		rtnetlink context
  * @ifindex:	interface index
@@ -196,43 +219,46 @@ int rtnl_link_get(struct rtnl *r, int ifindex, struct ns_link *link)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct rtnl_get g = { .ifindex = ifindex, .link = link };
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh;
 	int ret;
 
-	nlh->nlmsg_type = RTM_GETLINK;
 	/* The ack ends the answer: without it, rtnl_do() would wait on */
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
+	nlh = rtnl_link_req(buf, RTM_GETLINK, NLM_F_ACK, ifindex, &ifi);
 	ret = rtnl_do(r, nlh, rtnl_link_get_cb, &g);
 	if (ret)
 		return ret;
 	return g.found ? 0 : -ENODEV;
 }
 
-struct rtnl_dump {
+/**
+ * struct rtnl_links - where link messages go
+ * @fn:		called for each
+ * @arg:	its argument
+ */
+struct rtnl_links {
 	rtnl_link_fn fn;
 	void *arg;
 };
 
 /**
- * rtnl_link_dump_cb() - one link of a dump
- * @nlh:	RTM_NEWLINK
- * @data:	struct rtnl_dump
+ * rtnl_links_cb() - one link, from a dump or a notification
+ * @nlh:	RTM_NEWLINK or RTM_DELLINK
+ * @data:	struct rtnl_links
  *
  * Return: MNL_CB_OK
  */
-static int rtnl_link_dump_cb(const struct nlmsghdr *nlh, void *data)
+static int rtnl_links_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct rtnl_dump *d = data;
+	struct rtnl_links *l = data;
 	struct ns_link link;
 	int ifindex;
 
-	if (nlh->nlmsg_type == RTM_NEWLINK &&
-	    !rtnl_link_parse(nlh, &ifindex, &link))
-		d->fn(d->arg, ifindex, false, &link);
+	if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
+		return MNL_CB_OK;
+	if (rtnl_link_parse(nlh, &ifindex, &link))
+		return MNL_CB_OK;
+	l->fn(l->arg, ifindex, nlh->nlmsg_type == RTM_DELLINK, &link);
 	return MNL_CB_OK;
 }
 
@@ -249,15 +275,12 @@ static int rtnl_link_dump_cb(const struct nlmsghdr *nlh, void *data)
 int rtnl_link_dump(struct rtnl *r, rtnl_link_fn fn, void *arg)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct rtnl_dump d = { .fn = fn, .arg = arg };
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtnl_links d = { .fn = fn, .arg = arg };
 	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh;
 
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	return rtnl_do(r, nlh, rtnl_link_dump_cb, &d);
+	nlh = rtnl_link_req(buf, RTM_GETLINK, NLM_F_DUMP, 0, &ifi);
+	return rtnl_do(r, nlh, rtnl_links_cb, &d);
 }
 
 /**
@@ -273,14 +296,10 @@ int rtnl_link_set_flags(struct rtnl *r, int ifindex, unsigned change,
 			unsigned flags)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh;
 
-	nlh->nlmsg_type = RTM_NEWLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
+	nlh = rtnl_link_req(buf, RTM_NEWLINK, NLM_F_ACK, ifindex, &ifi);
 	ifi->ifi_change = change;
 	ifi->ifi_flags = flags & change;
 	return rtnl_do(r, nlh, NULL, NULL);
@@ -297,14 +316,10 @@ int rtnl_link_set_flags(struct rtnl *r, int ifindex, unsigned change,
 int rtnl_link_set_mtu(struct rtnl *r, int ifindex, unsigned mtu)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh;
 
-	nlh->nlmsg_type = RTM_NEWLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
+	nlh = rtnl_link_req(buf, RTM_NEWLINK, NLM_F_ACK, ifindex, &ifi);
 	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	return rtnl_do(r, nlh, NULL, NULL);
 }
@@ -387,32 +402,6 @@ int rtnl_addr_flush(struct rtnl *r, int ifindex)
 	return -EAGAIN;
 }
 
-struct rtnl_ev {
-	rtnl_link_fn fn;
-	void *arg;
-};
-
-/**
- * rtnl_event_cb() - one link notification
- * @nlh:	RTM_NEWLINK or RTM_DELLINK
- * @data:	struct rtnl_ev
- *
- * Return: MNL_CB_OK
- */
-static int rtnl_event_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct rtnl_ev *ev = data;
-	struct ns_link link;
-	int ifindex;
-
-	if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
-		return MNL_CB_OK;
-	if (rtnl_link_parse(nlh, &ifindex, &link))
-		return MNL_CB_OK;
-	ev->fn(ev->arg, ifindex, nlh->nlmsg_type == RTM_DELLINK, &link);
-	return MNL_CB_OK;
-}
-
 /**
  * rtnl_events() - handle every pending link notification
  * @r:		rtnetlink context
@@ -424,14 +413,14 @@ static int rtnl_event_cb(const struct nlmsghdr *nlh, void *data)
  */
 int rtnl_events(struct rtnl *r, rtnl_link_fn fn, void *arg)
 {
-	struct rtnl_ev ev = { .fn = fn, .arg = arg };
+	struct rtnl_links ev = { .fn = fn, .arg = arg };
 	int ret;
 
 	for (;;) {
 		ret = mnl_socket_recvfrom(r->ev, r->buf, sizeof(r->buf));
 		if (ret < 0)
 			return errno == EAGAIN ? 0 : -errno;
-		if (mnl_cb_run(r->buf, ret, 0, 0, rtnl_event_cb, &ev) < 0)
+		if (mnl_cb_run(r->buf, ret, 0, 0, rtnl_links_cb, &ev) < 0)
 			return -errno;
 	}
 }
