@@ -149,6 +149,15 @@ void loop_cancel(struct loop *l, enum loop_tag tag, void *obj)
 }
 
 /**
+ * loop_submit() - issue what is queued now, without waiting
+ * @l:		loop
+ */
+void loop_submit(struct loop *l)
+{
+	io_uring_submit(&l->ring);
+}
+
+/**
  * loop_dispatch() - hand every available completion to its handler
  * @l:		loop
  */

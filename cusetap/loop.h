@@ -46,6 +46,7 @@ struct io_uring_sqe *loop_sqe(struct loop *l, enum loop_tag tag, void *obj);
 struct io_uring_sqe *loop_sqe_linked(struct loop *l, enum loop_tag tag,
 				     void *obj);
 void loop_cancel(struct loop *l, enum loop_tag tag, void *obj);
+void loop_submit(struct loop *l);
 int loop_run(struct loop *l);
 int loop_drain(struct loop *l, unsigned timeout_ms);
 

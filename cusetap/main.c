@@ -334,6 +334,8 @@ static int main_setup(struct daemon *d)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* FIOASYNC's SIGIO goes to a client's process group, which may be ours */
+	signal(SIGIO, SIG_IGN);
 	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (d->sigfd < 0) {
 		log_err("signalfd: %s", strerror(errno));

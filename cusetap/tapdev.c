@@ -490,7 +490,14 @@ void tapdev_close(struct tapdev_file *f)
 		return;
 
 	log_debug("%s: closed", u->ifname);
-	c->ns->set_carrier(u->port, false);
+	/*
+	 * FreeBSD marks the link down on every close, vmnet included, and its
+	 * vmnet keeps queueing output. Linux stops transmitting on a link
+	 * without carrier, so a vmnet unit keeps its carrier to keep that
+	 * promise.
+	 */
+	if (!c->cfg.vmnet)
+		c->ns->set_carrier(u->port, false);
 	if (u->vnet_hdr) {
 		c->ns->set_vnet_hdr(u->port, 0);
 		u->vnet_hdr = 0;

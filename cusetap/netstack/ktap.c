@@ -126,6 +126,20 @@ static void ktap_post_read(struct ktap_port *p)
 }
 
 /**
+ * ktap_flush_tx() - issue the frames written so far before changing state
+ * @p:		port
+ *
+ * A write is answered before its frame is issued; a close or a link
+ * change that follows it must not overtake it (the frame would meet a
+ * down interface), so pending writes are submitted first.
+ */
+static void ktap_flush_tx(struct ktap_port *p)
+{
+	if (p->writing)
+		loop_submit(p->kt->loop);
+}
+
+/**
  * ktap_port_free() - free a destroyed port, release its unit
  * @p:		port, nothing in flight
  */
@@ -495,6 +509,7 @@ static void ktap_destroy(struct ns_port *np)
 		}
 	}
 	p->dying = true;
+	ktap_flush_tx(p);
 	close(p->fd);
 	p->fd = -1;
 	if (p->reading)
@@ -583,6 +598,7 @@ static int ktap_set_carrier(struct ns_port *np, bool on)
 	struct ktap_port *p = (struct ktap_port *)np;
 	int v = on;
 
+	ktap_flush_tx(p);
 	return ioctl(p->fd, TUNSETCARRIER, &v) < 0 ? -errno : 0;
 }
 
@@ -598,6 +614,7 @@ static int ktap_set_flags(struct ns_port *np, unsigned change, unsigned flags)
 {
 	struct ktap_port *p = (struct ktap_port *)np;
 
+	ktap_flush_tx(p);
 	return rtnl_link_set_flags(&p->kt->rtnl, p->ifindex, change, flags);
 }
 
