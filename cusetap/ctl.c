@@ -93,8 +93,8 @@ static void ctl_unit(struct ctl_out *o, const struct tapdev_unit *u, bool json,
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
 		 m[0], m[1], m[2], m[3], m[4], m[5]);
 	if (!json) {
-		ctl_printf(o, "%-6u %-16s %-15s %-17s %5u %-4s %-5s %7d %6d %5u "
-			   "%10llu %8llu %10llu %8llu%s\n",
+		ctl_printf(o, "%-6u /dev/%-11s %-15s %-17s %5u %-4s %-5s %7d %6d "
+			   "%5u %10llu %8llu %10llu %8llu%s\n",
 			   u->num, u->ifname, u->ifname, mac, u->link.mtu,
 			   u->link.flags & IFF_UP ? "up" : "down",
 			   f ? "open" : "-", f ? (int)f->pid : 0,

@@ -28,7 +28,7 @@
 typedef void (*loop_fn)(void *obj, int res);
 
 static const char *const loop_tag_names[] = {
-	"cuse read", "tap read", "tap write", "rtnl poll", "signal", "ctl", "cancel",
+	"cuse read", "tap read", "tap write", "rtnl poll", "scan timer", "signal", "ctl", "cancel",
 };
 static_assert(ARRAY_SIZE(loop_tag_names) == LOOP_NTAGS,
 	      "loop_tag_names must name every tag");
@@ -49,6 +49,7 @@ static const loop_fn loop_handlers[] = {
 	[LOOP_TAP_READ]		= ktap_on_read,
 	[LOOP_TAP_WRITE]	= ktap_on_write,
 	[LOOP_RTNL_POLL]	= ktap_on_rtnl,
+	[LOOP_SCAN_TIMER]	= ktap_on_scan_timer,
 	[LOOP_SIGNAL]		= main_on_signal,
 	[LOOP_CTL]		= ctl_on_poll,
 	[LOOP_CANCEL]		= loop_ignore,

@@ -18,6 +18,7 @@ enum loop_tag {
 	LOOP_TAP_READ,		/* a frame read from a kernel TAP */
 	LOOP_TAP_WRITE,		/* a frame written to a kernel TAP */
 	LOOP_RTNL_POLL,		/* the rtnetlink event socket is readable */
+	LOOP_SCAN_TIMER,	/* time to look for TAPs to adopt again */
 	LOOP_SIGNAL,		/* a signal read from the signalfd */
 	LOOP_CTL,		/* a control socket has connections waiting */
 	LOOP_CANCEL,		/* completion of a cancellation, ignored */

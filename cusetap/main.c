@@ -253,7 +253,8 @@ static void main_after(void *arg)
 	if (!ready)
 		return;
 	d->ready = true;
-	if (main_announce(d) || priv_drop(d->opt.runas)) {
+	/* Whoever waits for readiness finds the daemon already confined */
+	if (priv_drop(d->opt.runas) || main_announce(d)) {
 		d->status = 1;
 		d->loop.stop = true;
 	}

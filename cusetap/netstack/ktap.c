@@ -52,6 +52,9 @@
 #include "../tapdev.h"
 #include "ktap.h"
 
+/* Looks for a TAP being set up: every 100 ms, for two seconds */
+#define KTAP_RESCANS		20
+#define KTAP_RESCAN_NS		(100 * 1000 * 1000)
 /* Writes in flight per port that can use an iovec pair; more go out at once */
 #define KTAP_TX_RING		16
 /* Header the kernel adds while the client wants none: struct virtio_net_hdr */
@@ -93,6 +96,7 @@ struct ktap_port {
 };
 
 static int ktap_set_vnet_hdr(struct ns_port *np, unsigned len);
+static void ktap_scan_links(struct ktap *kt, bool retry);
 
 /**
  * ktap_khdr() - header length the kernel currently puts on frames
@@ -290,8 +294,30 @@ void ktap_reap(struct ktap *kt)
 	}
 	if (kt->scan_pending) {
 		kt->scan_pending = false;
-		ktap_scan(kt);
+		ktap_scan_links(kt, false);
 	}
+}
+
+/**
+ * ktap_tun_flags() - the tun/tap flags of an interface, from sysfs
+ * @ifname:	interface name
+ *
+ * Return: IFF_* flags of /dev/net/tun, 0 if it is no tun/tap interface
+ */
+static unsigned long ktap_tun_flags(const char *ifname)
+{
+	char path[64], buf[32];
+	unsigned long flags;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", ifname);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fgets(buf, sizeof(buf), f) ? sscanf(buf, "%lx", &flags) : 0;
+	fclose(f);
+	return n == 1 ? flags : 0;
 }
 
 /**
@@ -306,18 +332,8 @@ void ktap_reap(struct ktap *kt)
  */
 static bool ktap_free_tap(const char *ifname)
 {
-	char path[64], buf[32];
-	unsigned long flags;
-	FILE *f;
-	int n;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", ifname);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = fgets(buf, sizeof(buf), f) ? sscanf(buf, "%lx", &flags) : 0;
-	fclose(f);
-	return n == 1 && (flags & IFF_TAP) && (flags & IFF_PERSIST);
+	return (ktap_tun_flags(ifname) & (IFF_TAP | IFF_PERSIST)) ==
+	       (IFF_TAP | IFF_PERSIST);
 }
 
 #define KTAP_SCAN_MAX	64
@@ -347,12 +363,15 @@ static void ktap_scan_link(void *arg, int ifindex, bool gone,
 }
 
 /**
- * ktap_scan() - offer every unattached persistent TAP of the host for
- *		 adoption
+ * ktap_scan_links() - offer every unattached persistent TAP of the host for
+ *		       adoption
  * @kt:		backend
+ * @retry:	a scheduled look again, which does not schedule more than
+ *		the event that started it allowed
  */
-void ktap_scan(struct ktap *kt)
+static void ktap_scan_links(struct ktap *kt, bool retry)
 {
+	bool setting_up = false;
 	struct ktap_scan sc;
 	unsigned i;
 
@@ -363,9 +382,56 @@ void ktap_scan(struct ktap *kt)
 	if (rtnl_link_dump(&kt->rtnl, ktap_scan_link, &sc))
 		return;
 	for (i = 0; i < sc.n; i++) {
-		if (ktap_free_tap(sc.names[i]))
+		unsigned long flags = ktap_tun_flags(sc.names[i]);
+
+		if ((flags & (IFF_TAP | IFF_PERSIST)) == (IFF_TAP | IFF_PERSIST))
 			kt->adopt(kt->adopt_arg, sc.names[i]);
+		else if (flags & IFF_TAP)
+			setting_up = true;
 	}
+	/*
+	 * "ip tuntap add" makes the TAP (which announces it) and only then
+	 * makes it persistent (which announces nothing): look again a few
+	 * times while a TAP that is not ours is not persistent yet.
+	 */
+	if (!setting_up)
+		kt->rescans = 0;
+	else if (!retry)
+		kt->rescans = KTAP_RESCANS;
+	if (kt->rescans && !kt->timer && !kt->stopping) {
+		struct io_uring_sqe *sqe;
+
+		kt->rescans--;
+		kt->timeout.tv_sec = 0;
+		kt->timeout.tv_nsec = KTAP_RESCAN_NS;
+		sqe = loop_sqe(kt->loop, LOOP_SCAN_TIMER, kt);
+		io_uring_prep_timeout(sqe, &kt->timeout, 0, 0);
+		kt->timer = true;
+	}
+}
+
+/**
+ * ktap_on_scan_timer() - look for TAPs to adopt again
+ * @obj:	backend
+ * @res:	-ETIME when the time is up
+ */
+void ktap_on_scan_timer(void *obj, int res)
+{
+	struct ktap *kt = obj;
+
+	kt->timer = false;
+	if (!kt->stopping && kt->rescans)
+		ktap_scan_links(kt, true);
+}
+
+/**
+ * ktap_scan() - look for TAPs to adopt, now and, while one is being set
+ *		 up, again a few times
+ * @kt:		backend
+ */
+void ktap_scan(struct ktap *kt)
+{
+	ktap_scan_links(kt, false);
 }
 
 /**
@@ -727,6 +793,8 @@ void ktap_stop(struct ktap *kt)
 	kt->stopping = true;
 	if (kt->polling)
 		loop_cancel(kt->loop, LOOP_RTNL_POLL, kt);
+	if (kt->timer)
+		loop_cancel(kt->loop, LOOP_SCAN_TIMER, kt);
 }
 
 /**

@@ -5,6 +5,7 @@
 
 #include "backend.h"
 #include "rtnl.h"
+#include <linux/time_types.h>
 
 struct loop;
 struct ktap_port;
@@ -17,6 +18,9 @@ struct ktap_port;
  * @polling:	a poll of the rtnetlink socket is in flight
  * @reap_pending: some port's interface was deleted by the host
  * @scan_pending: an interface appeared that may be one to adopt
+ * @rescans:	more scans due, for a TAP that was not persistent yet
+ * @timer:	a rescan is scheduled
+ * @timeout:	its delay
  * @adopt:	offered each unattached persistent TAP of the host, by name
  * @adopt_arg:	argument of @adopt
  * @stopping:	shutting down: do not re-arm the poll
@@ -29,6 +33,9 @@ struct ktap {
 	bool reap_pending;
 	bool scan_pending;
 	bool stopping;
+	unsigned rescans;
+	bool timer;
+	struct __kernel_timespec timeout;
 	void (*adopt)(void *arg, const char *ifname);
 	void *adopt_arg;
 };
@@ -43,5 +50,6 @@ void ktap_on_write(void *obj, int res);
 void ktap_on_rtnl(void *obj, int res);
 void ktap_reap(struct ktap *kt);
 void ktap_scan(struct ktap *kt);
+void ktap_on_scan_timer(void *obj, int res);
 
 #endif /* CUSETAP_NETSTACK_KTAP_H */
