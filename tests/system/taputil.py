@@ -480,3 +480,144 @@ class BlockedReader:
             self.wait_exit(10)
         with contextlib.suppress(OSError):
             os.close(self.rfd)
+
+
+# --- the full tap ABI (test_abi.py, test_vnet.py, test_sigio.py, ...) -------
+#
+# BSD values, as include/net/if_tap.h computes them; test_abi.py compiles
+# that header and checks every number below against it.
+
+TAPSIFINFO = 0x8008745B  # _IOW('t', 91, struct tuninfo)
+TAPSDEBUG = 0x8004745A
+TAPGDEBUG = 0x40047459
+TAPSVNETHDR = 0x8004745B  # _IOW('t', 91, int): same number as TAPSIFINFO, other size
+TAPGVNETHDR = 0x4004745E
+BSD_SIOCGIFADDR = 0xC0206921  # _IOWR('i', 33, struct ifreq): remote MAC in bytes 0..5
+BSD_SIOCSIFADDR = 0x8020690C  # _IOW('i', 12, struct ifreq)
+VMIO_SIOCSIFFLAGS = 0x20045600  # _IOWINT('V', 0): flags passed by value
+TAPSTRANSIENT = 0x80047462
+TAPGTRANSIENT = 0x40047463
+BSD_FIOASYNC = 0x8004667D
+BSD_FIOSETOWN = 0x8004667C
+BSD_FIOGETOWN = 0x4004667B
+BSD_TIOCSPGRP = 0x80047476
+BSD_TIOCGPGRP = 0x40047477
+TUNSIFHEAD = 0x80047460  # tun only: ENOTTY on tap
+
+TUNINFO = struct.Struct("=iHBB")  # baudrate, mtu, type, dummy: 8 bytes
+IFT_ETHER = 6
+IF_MINMTU = 72
+BSD_IFF_NOARP = 0x80
+SIFADDR_SIZE = 32  # FreeBSD struct ifreq
+VNET_HDR_LEN = 10  # struct virtio_net_hdr
+VNET_HDR_MRG_LEN = 12  # struct virtio_net_hdr_mrg_rxbuf
+
+
+def ioctl_errno(fd, cmd, arg=0):
+    """Issue an ioctl that must fail; return its errno (AssertionError if it succeeds)."""
+    try:
+        res = fcntl.ioctl(fd, cmd, arg)
+    except OSError as e:
+        return e.errno
+    raise AssertionError(f"ioctl {cmd:#x}: expected an error, it succeeded with {res!r}")
+
+
+def libc_ioctl(fd, cmd, addr):
+    """ioctl(fd, cmd, addr) through libc with a raw pointer; return 0 or the errno.
+
+    For what Python's fcntl.ioctl cannot express: a NULL (@addr None) or
+    otherwise invalid argument address.
+    """
+    import ctypes  # only this helper needs it
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+    libc.ioctl.restype = ctypes.c_int
+    ctypes.set_errno(0)
+    ret = libc.ioctl(fd, cmd, addr)
+    return ctypes.get_errno() if ret < 0 else 0
+
+
+def tapgifinfo(fd):
+    """TAPGIFINFO: return (baudrate, mtu, type)."""
+    buf = fcntl.ioctl(fd, TAPGIFINFO, bytes(TUNINFO.size))
+    assert len(buf) == TUNINFO.size, (
+        f"TAPGIFINFO: expected {TUNINFO.size} bytes, got {len(buf)}")
+    baudrate, mtu, iftype, _ = TUNINFO.unpack(buf)
+    return baudrate, mtu, iftype
+
+
+def tapsifinfo(fd, mtu, iftype=IFT_ETHER, baudrate=0):
+    """TAPSIFINFO with a struct tuninfo; raises OSError on refusal."""
+    fcntl.ioctl(fd, TAPSIFINFO, TUNINFO.pack(baudrate, mtu, iftype, 0))
+
+
+def siocgifaddr(fd):
+    """BSD SIOCGIFADDR on the device: the remote MAC (6 bytes)."""
+    buf = fcntl.ioctl(fd, BSD_SIOCGIFADDR, bytes(SIFADDR_SIZE))
+    assert len(buf) == SIFADDR_SIZE, (
+        f"SIOCGIFADDR: expected {SIFADDR_SIZE} bytes back, got {len(buf)}")
+    return bytes(buf[:6])
+
+
+def siocsifaddr(fd, mac):
+    fcntl.ioctl(fd, BSD_SIOCSIFADDR, mac + bytes(SIFADDR_SIZE - len(mac)))
+
+
+def max_mtu(ifname):
+    """The largest MTU the kernel accepts on @ifname (`ip -d -j link`)."""
+    out = json.loads(run("ip", "-d", "-j", "link", "show", "dev", ifname).stdout)[0]
+    return out["max_mtu"]
+
+
+def link_flags(ifname):
+    """The flag names `ip -j link` lists for @ifname (UP, NOARP, ...)."""
+    return ip_link(ifname)["flags"]
+
+
+def read_frame_hdr(fd, marker, hdrlen, bufsize=65536 + 64, timeout=TIMEOUT):
+    """Like read_frame(), for frames that start with a @hdrlen-byte header.
+
+    Return (header, frame) of the first frame whose Ethernet part carries
+    @marker; other frames are skipped.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(
+                f"no frame with marker {marker!r} after a {hdrlen}-byte header "
+                f"read within {timeout}s")
+        wait_readable(fd, left)
+        data = os.read(fd, bufsize)
+        if has_marker(data[hdrlen:], marker):
+            return data[:hdrlen], data[hdrlen:]
+
+
+def wait_gone(ifname, node, timeout=10):
+    """Wait until interface @ifname and device node @node both disappeared."""
+    wait_for(lambda: not iface_exists(ifname), timeout,
+             what=f"interface {ifname} to disappear")
+    wait_for(lambda: not os.path.exists(node), timeout,
+             what=f"node {node} to disappear")
+
+
+class SigioCounter:
+    """Count the SIGIOs this process receives while the context is active."""
+
+    def __init__(self):
+        self.count = 0
+        self.old = None
+
+    def _on_sigio(self, signum, frame):
+        self.count += 1
+
+    def __enter__(self):
+        self.old = signal.signal(signal.SIGIO, self._on_sigio)
+        return self
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGIO, self.old)
+
+    def wait(self, timeout=TIMEOUT):
+        """Wait until at least one SIGIO arrived; return the count."""
+        return wait_for(lambda: self.count, timeout, what="SIGIO")
