@@ -141,7 +141,8 @@ void device_adopt(struct device *dv, const char *ifname)
 	    (ifname[len] == '0' && ifname[len + 1]))
 		return;
 	n = strtol(ifname + len, &end, 10);
-	if (*end || n >= TAPDEV_MAX_UNITS || tapdev_unit_get(&dv->tap, n))
+	if (*end || n >= tapdev_max_units(&dv->tap) ||
+	    tapdev_unit_get(&dv->tap, n))
 		return;
 	tapdev_unit_adopt(&dv->tap, n);
 }

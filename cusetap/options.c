@@ -21,8 +21,8 @@
 #include "log.h"
 #include "options.h"
 
-/* Room left in IFNAMSIZ for the unit number (up to TAPDEV_MAX_UNITS - 1) */
-#define OPT_DEVNAME_MAX	(IFNAMSIZ - 1 - 5)
+/* Room left in IFNAMSIZ for a unit number (NetBSD's go up to 6 digits) */
+#define OPT_DEVNAME_MAX	(IFNAMSIZ - 1 - 6)
 
 static void opt_usage(FILE *f)
 {

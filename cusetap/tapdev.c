@@ -296,14 +296,14 @@ int tapdev_unit_create(struct tapdev_ctx *c, int num, struct tapdev_unit **up)
 	unsigned n;
 	int ret;
 
-	if (num >= TAPDEV_MAX_UNITS)
+	if (num >= (int)tapdev_max_units(c))
 		return -ENXIO;
 	if (num >= 0) {
 		if (tapdev_unit_get(c, num))
 			return -EBUSY;
 		return tapdev_unit_new(c, num, false, up);
 	}
-	for (n = 0; n < TAPDEV_MAX_UNITS; n++) {
+	for (n = 0; n < tapdev_max_units(c); n++) {
 		if (tapdev_unit_get(c, n))
 			continue;
 		ret = tapdev_unit_new(c, n, false, up);
@@ -324,11 +324,25 @@ int tapdev_unit_adopt(struct tapdev_ctx *c, unsigned num)
 {
 	struct tapdev_unit *u;
 
-	if (num >= TAPDEV_MAX_UNITS)
+	if (num >= tapdev_max_units(c))
 		return -ENXIO;
 	if (tapdev_unit_get(c, num))
 		return -EBUSY;
 	return tapdev_unit_new(c, num, true, &u);
+}
+
+/**
+ * tapdev_max_units() - one more than the largest unit number
+ * @c:		context
+ *
+ * FreeBSD stops at IF_MAXUNIT (0x7fff); NetBSD has units such as tap65537.
+ *
+ * Return: the bound
+ */
+unsigned tapdev_max_units(const struct tapdev_ctx *c)
+{
+	return c->cfg.abi == TAPDEV_ABI_NETBSD ? TAPDEV_MAX_UNITS_NETBSD
+					       : TAPDEV_MAX_UNITS;
 }
 
 /**

@@ -31,6 +31,8 @@ enum tapdev_abi {
 
 #define TAPDEV_MRU		65535	/* largest frame a client may write */
 #define TAPDEV_MAX_UNITS	32768	/* FreeBSD IF_MAXUNIT + 1 */
+/* NetBSD has no such limit; a unit's node minor (unit + 1) must fit 20 bits */
+#define TAPDEV_MAX_UNITS_NETBSD	999999
 #define TAPDEV_QUEUE_LEN	32	/* frames held for a slow reader */
 /* A receive slot holds the largest frame the kernel can hand us. */
 #define TAPDEV_SLOT_SIZE	(65536 + 4096)
@@ -205,6 +207,7 @@ int tapdev_unit_create(struct tapdev_ctx *c, int num, struct tapdev_unit **up);
 void tapdev_unit_destroy(struct tapdev_unit *u);
 int tapdev_unit_adopt(struct tapdev_ctx *c, unsigned num);
 struct tapdev_unit *tapdev_unit_get(struct tapdev_ctx *c, unsigned num);
+unsigned tapdev_max_units(const struct tapdev_ctx *c);
 
 int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u, pid_t pid,
 		struct tapdev_file **fp);

@@ -476,11 +476,26 @@ def wait_node(path, what):
     taputil.wait_for(lambda: os.path.exists(path), ADOPT_TIMEOUT, what=what)
 
 
+def open_adopted(d, path):
+    """Open the node of an adopted unit. The kernel's CUSE makes the node
+    (device_add) a moment before the device behind it (cdev_add), so an
+    open racing the node's appearance can see ENXIO once; anything else,
+    or ENXIO for longer than a second, is a failure."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            return d.open(path)
+        except OSError as e:
+            if e.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def test_adopt_tap_created_while_running(daemon_factory, children):
     d = daemon_factory([])
     with host_tap(d.ifname(5)) as ifname:
         wait_node(d.node(5), f"{d.node(5)} after 'ip tuntap add dev {ifname}'")
-        fd = d.open(d.node(5))
+        fd = open_adopted(d, d.node(5))
         got = taputil.tapgifname(fd)
         assert got == ifname, f"open {d.node(5)}: TAPGIFNAME expected {ifname}, got {got}"
         taputil.link_up(ifname)
@@ -498,6 +513,27 @@ def test_adopt_tap_created_while_running(daemon_factory, children):
             f"reader blocked on {d.node(5)} when {ifname} was deleted: expected to "
             f"wake with an error, got {res!r}")
     d.assert_healthy()
+
+
+def test_adopt_netbsd_unit_65537(daemon_factory):
+    """NetBSD's t_tap makes tap65537: NetBSD units are not capped at FreeBSD's
+    IF_MAXUNIT (32767), so with NetBSD rules such a unit is adopted, and with
+    FreeBSD rules it is not."""
+    d = daemon_factory(["--abi", "netbsd"])
+    with host_tap(d.ifname(65537)) as ifname:
+        wait_node(d.node(65537), f"{d.node(65537)} (netbsd) after 'ip tuntap add dev {ifname}'")
+        fd = open_adopted(d, d.node(65537))
+        got = taputil.tapgifname(fd)
+        assert got == ifname, f"open {d.node(65537)}: TAPGIFNAME expected {ifname}, got {got}"
+        d.close(fd)
+    f = daemon_factory(["--abi", "freebsd"])
+    with host_tap(f.ifname(65537)) as ifname:
+        time.sleep(2.5)  # longer than the daemon's look-again window
+        assert not os.path.exists(f.node(65537)), (
+            f"freebsd: expected {ifname} (unit above IF_MAXUNIT) not adopted, "
+            f"but {f.node(65537)} exists")
+    d.assert_healthy()
+    f.assert_healthy()
 
 
 def test_adopt_tap_made_persistent_after_creation(daemon_factory):
