@@ -403,6 +403,23 @@ void tapdev_unit_lost(struct tapdev_unit *u)
 }
 
 /**
+ * tapdev_rxq_flush() - junk every queued frame, let the network side go on
+ * @u:		unit
+ *
+ * The network side stops receiving while the queue is full; emptying a
+ * full queue must restart it, or the unit would never receive again.
+ */
+static void tapdev_rxq_flush(struct tapdev_unit *u)
+{
+	bool was_full = fq_full(&u->rxq);
+
+	fq_flush(&u->rxq);
+	fq_trim(&u->rxq);
+	if (was_full)
+		u->ctx->ns->rx_kick(u->port);
+}
+
+/**
  * tapdev_clone_pick() - the unit an open of the cloning node gets
  * @c:		context
  * @up:	set to the unit
@@ -469,7 +486,7 @@ int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u, pid_t pid,
 	u->opener = f;
 	memcpy(u->remote_mac, u->link.mac, sizeof(u->remote_mac));
 	if (!c->cfg.vmnet)
-		fq_flush(&u->rxq);
+		tapdev_rxq_flush(u);
 	c->ns->set_carrier(u->port, true);
 	if (c->cfg.up_on_open)
 		c->ns->set_flags(u->port, IFF_UP, IFF_UP);
@@ -521,8 +538,7 @@ void tapdev_close(struct tapdev_file *f)
 		tapdev_unit_destroy(u);
 		return;
 	}
-	fq_flush(&u->rxq);
-	fq_trim(&u->rxq);
+	tapdev_rxq_flush(u);
 	if (c->cfg.abi == TAPDEV_ABI_NETBSD || c->cfg.vmnet)
 		return;
 	c->ns->set_flags(u->port, IFF_UP, 0);

@@ -207,3 +207,21 @@ def test_netbsd_initial_mac_prefix(nbsd):
     mac = taputil.iface_mac(name)
     assert mac[:3] == b"\xf2\x0b\xa4", (
         f"netbsd: expected a MAC f2:0b:a4:xx:xx:xx, got {taputil.mac_text(mac)}")
+
+
+def test_freebsd_close_with_a_full_queue_then_reopen_receives(fbsd):
+    """A reader that never reads fills the unit's queue (32 frames); closing
+    junks it, and the next opener must receive again, not find a deaf unit."""
+    fd, name = fbsd.clone()
+    taputil.link_up(name)
+    mac = taputil.iface_mac(name)
+    for i in range(48):
+        taputil.host_send(name, make_frame(BROADCAST, mac, new_marker(f"flood{i}")))
+    taputil.wait_for(lambda: taputil.fionread(fd) > 0, 10, what=f"{name} to queue frames")
+    time.sleep(0.5)
+    fbsd.close(fd)
+    fd = fbsd.open(fbsd.node(0))
+    taputil.link_up(name)
+    marker = new_marker("after-full")
+    taputil.host_send(name, make_frame(BROADCAST, mac, marker))
+    taputil.read_frame(fd, marker, timeout=10)

@@ -192,6 +192,26 @@ static void test_full_queue_stops_and_kicks(void)
 	teardown();
 }
 
+static void test_close_with_full_queue_restarts_receive(void)
+{
+	struct tapdev_file *f;
+	struct tapdev_unit *u;
+	size_t cap;
+	int i;
+
+	setup(TAPDEV_ABI_FREEBSD);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	u = f->unit;
+	for (i = 0; i < 4; i++)
+		host_sends(u, "z", 1);
+	CHECK(tapdev_rx_buf(u, &cap) == NULL);	/* full: receiving stopped */
+	tapdev_close(f);
+	/* junking a full queue must restart receiving, or the unit is deaf */
+	CHECK_EQ(ports[0]->kicks, 1);
+	CHECK(tapdev_rx_buf(u, &cap) != NULL);
+	teardown();
+}
+
 static void test_freebsd_write_rules(void)
 {
 	static char big[TAPDEV_MRU + 1];
@@ -450,6 +470,7 @@ int main(void)
 	RUN(test_closed_unit_drops_frames);
 	RUN(test_poll);
 	RUN(test_full_queue_stops_and_kicks);
+	RUN(test_close_with_full_queue_restarts_receive);
 	RUN(test_freebsd_write_rules);
 	RUN(test_state_synced_before_refusing);
 	RUN(test_netbsd_rules);
