@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 
 #define FUSE_USE_VERSION 314
@@ -246,8 +247,13 @@ static void cdev_init_done(void *userdata)
 		cdev_start_deferred(n->cc);
 	}
 	if (n->open_req) {
-		cdev_reply_open(n->open_req, &n->open_fi);
+		/* Taken off the node first: a failed answer closes the file,
+		 * which (NetBSD) deletes this very node */
+		fuse_req_t req = n->open_req;
+		struct fuse_file_info fi = n->open_fi;
+
 		n->open_req = NULL;
+		cdev_reply_open(req, &fi);
 	}
 }
 
@@ -462,6 +468,8 @@ static void cdev_node_free(struct cdev_node *n)
 	}
 	if (!n->ready)
 		n->cc->unready--;
+	if (n == n->cc->cloner)
+		n->cc->cloner = NULL;
 	if (n->se)
 		fuse_session_destroy(n->se);	/* closes n->fd */
 	else if (n->fd >= 0)
@@ -481,15 +489,20 @@ static void cdev_node_free(struct cdev_node *n)
 static void cdev_node_del(struct cdev_node *n)
 {
 	if (n->open_req) {
-		fuse_reply_err(n->open_req, ENXIO);
-		tapdev_close(cdev_file(&n->open_fi));
+		fuse_req_t req = n->open_req;
+
 		n->open_req = NULL;
+		fuse_reply_err(req, ENXIO);
+		tapdev_close(cdev_file(&n->open_fi));
 	}
 	n->unit = NULL;
 	n->dying = true;
 	if (n->reading) {
 		unsigned i;
 
+		/* A read still queued behind its linked TAP write cannot be
+		 * found by a cancel: get the pair issued first */
+		loop_submit(n->cc->loop);
 		for (i = 0; i < n->nslots; i++) {
 			if (n->slots[i].reading)
 				loop_cancel(n->cc->loop, LOOP_CUSE_READ,
@@ -533,6 +546,7 @@ static int cdev_node_start(struct cdev_node *n)
 		return errno == ENOENT ? -ENODEV : -errno;
 	ret = -ENOMEM;
 	n->se = cuse_lowlevel_new(&args, &ci, &cdev_ops, n);
+	fuse_opt_free_args(&args);	/* the session copied what it needs */
 	if (!n->se)
 		goto err;
 	ret = fuse_session_custom_io(n->se, &cdev_io, n->fd);
@@ -544,9 +558,8 @@ static int cdev_node_start(struct cdev_node *n)
 
 err:
 	if (n->se)
-		fuse_session_destroy(n->se);	/* closes n->fd if it took it */
-	else
-		close(n->fd);
+		fuse_session_destroy(n->se);	/* the fd was never handed over */
+	close(n->fd);
 	n->se = NULL;
 	n->fd = -1;
 	return ret;
@@ -730,10 +743,15 @@ static void cdev_poll_drop(void *ph)
  * cdev_sigio() - FIOASYNC's signal, sent by the daemon on the kernel's behalf
  * @host:	context
  * @owner:	pid, or -pgid (checked against the opener by the model)
+ * @pidfd:	pidfd of a positive @owner, or -1
  */
-static void cdev_sigio(void *host, pid_t owner)
+static void cdev_sigio(void *host, pid_t owner, int pidfd)
 {
-	if (kill(owner, SIGIO) < 0)
+	int ret = pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, SIGIO,
+					NULL, 0)
+			     : kill(owner, SIGIO);
+
+	if (ret < 0)
 		log_debug("SIGIO to %d: %s", (int)owner, strerror(errno));
 }
 

@@ -96,7 +96,9 @@ static int tapioc_getown(struct tapdev_file *f, const struct tapioc_args *a)
 /* TIOCSPGRP: a process group to signal, the negation of FIOSETOWN's */
 static int tapioc_spgrp(struct tapdev_file *f, const struct tapioc_args *a)
 {
-	return tapdev_set_owner(f, -tapioc_int(a));
+	int pgid = tapioc_int(a);
+
+	return pgid <= 0 ? -EPERM : tapdev_set_owner(f, -pgid);
 }
 
 static int tapioc_gpgrp(struct tapdev_file *f, const struct tapioc_args *a)

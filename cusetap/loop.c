@@ -68,12 +68,15 @@ static_assert(ARRAY_SIZE(loop_handlers) == LOOP_NTAGS,
 int loop_init(struct loop *l, unsigned entries)
 {
 	struct io_uring_params p;
+	int ret;
 
 	memset(l, 0, sizeof(*l));
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_CQSIZE;
 	p.cq_entries = entries * 8;
-	return io_uring_queue_init_params(entries, &l->ring, &p);
+	ret = io_uring_queue_init_params(entries, &l->ring, &p);
+	l->ready = ret == 0;
+	return ret;
 }
 
 /**
@@ -82,7 +85,9 @@ int loop_init(struct loop *l, unsigned entries)
  */
 void loop_fini(struct loop *l)
 {
-	io_uring_queue_exit(&l->ring);
+	if (l->ready)
+		io_uring_queue_exit(&l->ring);
+	l->ready = false;
 }
 
 /**
@@ -221,6 +226,9 @@ int loop_run(struct loop *l)
 int loop_drain(struct loop *l, unsigned timeout_ms)
 {
 	struct timespec start, now;
+
+	if (!l->ready)
+		return 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (l->inflight) {

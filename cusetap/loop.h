@@ -28,6 +28,7 @@ enum loop_tag {
 /**
  * struct loop - the event loop
  * @ring:	the io_uring
+ * @ready:	the ring exists
  * @inflight:	submissions whose completion has not been handled yet
  * @stop:	leave loop_run() after the current batch
  * @after:	called after every batch of completions, and its argument
@@ -35,6 +36,7 @@ enum loop_tag {
  */
 struct loop {
 	struct io_uring ring;
+	bool ready;
 	unsigned inflight;
 	bool stop;
 	void (*after)(void *arg);

@@ -370,11 +370,14 @@ static void main_teardown(struct daemon *d)
 	unsigned i;
 
 	main_notify("STOPPING=1");
+	if (!d->loop.ready)
+		return;		/* nothing was started */
 	d->kt.adopt = NULL;
 	ktap_stop(&d->kt);
 	for (i = 0; i < d->opt.ndevs; i++)
 		device_stop(&d->devs[i]);
-	loop_cancel(&d->loop, LOOP_SIGNAL, d);
+	if (d->sigfd >= 0)
+		loop_cancel(&d->loop, LOOP_SIGNAL, d);
 	if (loop_drain(&d->loop, 5000))
 		log_warn("exit: some I/O did not complete");
 	ktap_fini(&d->kt);

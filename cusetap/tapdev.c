@@ -35,6 +35,7 @@
  * change the host made just before is never missed.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,10 +43,35 @@
 #include <unistd.h>
 #include <net/ethernet.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 
 #include "log.h"
 #include "tapdev.h"
 #include "util.h"
+
+/**
+ * tapdev_tgid() - the process a thread id belongs to
+ * @tid:	thread (or process) id
+ *
+ * Return: its thread group id, or -1 if there is no such task
+ */
+static pid_t tapdev_tgid(pid_t tid)
+{
+	char path[32], line[128];
+	pid_t tgid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	}
+	fclose(f);
+	return tgid;
+}
 
 /**
  * tapdev_init() - set up an empty device model
@@ -482,7 +508,9 @@ int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u, pid_t pid,
 	f->ctx = c;
 	f->unit = u;
 	f->pid = pid;
-	f->pgid = getpgid(pid);
+	f->tgid = tapdev_tgid(pid);
+	f->pgid = pid > 0 ? getpgid(pid) : -1;
+	f->owner_pidfd = -1;
 	u->opener = f;
 	memcpy(u->remote_mac, u->link.mac, sizeof(u->remote_mac));
 	if (!c->cfg.vmnet)
@@ -516,6 +544,8 @@ void tapdev_close(struct tapdev_file *f)
 		tapdev_detach(u, EBADF);
 	if (f->ph)
 		c->host->poll_drop(f->ph);
+	if (f->owner_pidfd >= 0)
+		close(f->owner_pidfd);
 	free(f);
 	if (!u)
 		return;
@@ -820,7 +850,7 @@ void tapdev_rx_done(struct tapdev_unit *u, size_t off, size_t len)
 	}
 	u->stats.rx++;
 	if (f && f->async && f->owner)
-		c->host->sigio(c->host_arg, f->owner);
+		c->host->sigio(c->host_arg, f->owner, f->owner_pidfd);
 	for (w = f ? f->waiters : NULL; w && w->interrupted; w = w->next)
 		;
 	if (w) {
@@ -866,10 +896,14 @@ int tapdev_set_vnet_hdr(struct tapdev_file *f, int len)
 		return -ENXIO;
 	if (len != 0 && len != 10 && len != 12)
 		return -EINVAL;
+	if ((unsigned)len == u->vnet_hdr)
+		return 0;
 	ret = f->ctx->ns->set_vnet_hdr(u->port, len);
 	if (ret)
 		return ret;
 	u->vnet_hdr = len;
+	/* Frames queued so far carry the old header: junk them */
+	tapdev_rxq_flush(u);
 	return 0;
 }
 
@@ -917,47 +951,35 @@ int tapdev_set_flags(struct tapdev_file *f, unsigned change, unsigned flags)
 }
 
 /**
- * tapdev_tgid() - the process a thread id belongs to
- * @tid:	thread (or process) id
- *
- * Return: its thread group id, or -1 if there is no such task
- */
-static pid_t tapdev_tgid(pid_t tid)
-{
-	char path[32], line[128];
-	pid_t tgid = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	}
-	fclose(f);
-	return tgid;
-}
-
-/**
  * tapdev_set_owner() - FIOSETOWN / TIOCSPGRP: who gets SIGIO
  * @f:		open file
  * @owner:	a pid, a negated process group id, or 0 for nobody
  *
  * The daemon sends the signal itself, with its own privileges, so it only
- * ever signals the process that opened the device or that process's own
- * group.
+ * ever signals the process that opened the device (through a pidfd, so a
+ * reused pid is never hit) or that process's own group.
  *
  * Return: 0, -EPERM for anyone else
  */
 int tapdev_set_owner(struct tapdev_file *f, pid_t owner)
 {
-	if (owner > 0 && owner != f->pid &&
-	    tapdev_tgid(owner) != tapdev_tgid(f->pid))
-		return -EPERM;
-	if (owner < 0 && -owner != f->pgid)
-		return -EPERM;
+	int pidfd = -1;
+
+	if (owner > 0) {
+		/* The opener's own process, still alive: never pid 1, never a
+		 * pid the opener's death freed for reuse */
+		if (f->tgid <= 1 || tapdev_tgid(owner) != f->tgid)
+			return -EPERM;
+		pidfd = syscall(SYS_pidfd_open, owner, 0);
+	} else if (owner < 0) {
+		/* Its process group; -1 would mean every process, and INT_MIN
+		 * has no positive counterpart */
+		if (owner == INT_MIN || -owner <= 1 || -owner != f->pgid)
+			return -EPERM;
+	}
+	if (f->owner_pidfd >= 0)
+		close(f->owner_pidfd);
+	f->owner_pidfd = pidfd;
 	f->owner = owner;
 	return 0;
 }

@@ -45,7 +45,8 @@ enum tapdev_abi {
  * @reply_err:	answer request @req with error @err
  * @poll_wake:	wake the pollers behind @ph, then release it
  * @poll_drop:	release @ph without waking anyone
- * @sigio:	send SIGIO to @owner (a pid, or a process group if negative)
+ * @sigio:	send SIGIO to @owner (a pid, or a process group if negative),
+ *		through @pidfd when it is not -1 (immune to pid reuse)
  */
 struct tapdev_host {
 	int (*node_add)(void *host, struct tapdev_unit *u);
@@ -54,7 +55,7 @@ struct tapdev_host {
 	void (*reply_err)(void *req, int err);
 	void (*poll_wake)(void *ph);
 	void (*poll_drop)(void *ph);
-	void (*sigio)(void *host, pid_t owner);
+	void (*sigio)(void *host, pid_t owner, int pidfd);
 };
 
 /**
@@ -134,9 +135,11 @@ struct tapdev_unit {
  * @nbio:	BSD FIONBIO set: reads never block
  * @async:	BSD FIOASYNC set: SIGIO to @owner when a frame arrives
  * @owner:	SIGIO recipient: pid, -pgid, or 0 for none
- * @pid:	process that opened the device
+ * @owner_pidfd: pidfd of a positive @owner, -1 if none
+ * @pid:	thread that opened the device
+ * @tgid:	its process, -1 if it could not be found
  * @uid:	its user
- * @pgid:	its process group at open
+ * @pgid:	its process group at open, -1 if unknown
  * @cloned:	opened through the cloning node (NetBSD destroys such units
  *		on close, and keeps units opened by name)
  */
@@ -148,7 +151,9 @@ struct tapdev_file {
 	bool nbio;
 	bool async;
 	pid_t owner;
+	int owner_pidfd;
 	pid_t pid;
+	pid_t tgid;
 	uid_t uid;
 	pid_t pgid;
 	bool cloned;

@@ -87,24 +87,46 @@ int rtnl_ev_fd(const struct rtnl *r)
  * @cb:		libmnl data callback, or NULL
  * @data:	its argument
  *
- * Return: 0, or -errno from the kernel's answer
+ * Messages of other sequence numbers (what is left of an earlier request
+ * that failed half-way) are skipped, and after an error the rest of this
+ * request's answer is still read: the socket never gets out of step, or
+ * every later request would read an earlier one's answer.
+ *
+ * Return: 0, or -errno from the kernel's answer (-EINTR: a dump was
+ *	   interrupted by a change, try again)
  */
 static int rtnl_do(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb,
 		   void *data)
 {
 	unsigned portid = mnl_socket_get_portid(r->req);
-	int ret;
+	unsigned seq = ++r->seq;
+	int err = 0;
 
-	nlh->nlmsg_seq = ++r->seq;
+	nlh->nlmsg_seq = seq;
 	if (mnl_socket_sendto(r->req, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
-	do {
-		ret = mnl_socket_recvfrom(r->req, r->buf, sizeof(r->buf));
-		if (ret < 0)
+	for (;;) {
+		const struct nlmsghdr *m;
+		int len, ret;
+
+		len = mnl_socket_recvfrom(r->req, r->buf, sizeof(r->buf));
+		if (len < 0)
 			return -errno;
-		ret = mnl_cb_run(r->buf, ret, nlh->nlmsg_seq, portid, cb, data);
-	} while (ret > 0);
-	return ret < 0 ? -errno : 0;
+		for (m = (struct nlmsghdr *)r->buf; mnl_nlmsg_ok(m, len);
+		     m = mnl_nlmsg_next(m, &len)) {
+			if (m->nlmsg_seq != seq)
+				continue;
+			ret = mnl_cb_run(m, m->nlmsg_len, seq, portid,
+					 err ? NULL : cb, data);
+			if (ret < 0 && !err)
+				err = errno ? -errno : -EPROTO;
+			/* The answer ends with an ack, an error or DONE */
+			if (ret <= MNL_CB_STOP && (m->nlmsg_type == NLMSG_ERROR ||
+						   m->nlmsg_type == NLMSG_DONE ||
+						   !(m->nlmsg_flags & NLM_F_MULTI)))
+				return err;
+		}
+	}
 }
 
 /**
@@ -385,6 +407,8 @@ int rtnl_addr_flush(struct rtnl *r, int ifindex)
 		fl.ifindex = ifindex;
 		fl.n = 0;
 		ret = rtnl_do(r, nlh, rtnl_addr_collect, &fl);
+		if (ret == -EINTR)
+			continue;	/* addresses changed during the dump */
 		if (ret)
 			return ret;
 		if (!fl.n)

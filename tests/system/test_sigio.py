@@ -65,6 +65,10 @@ def test_no_sigio_without_fioasync(daemon):
 
 
 def test_tiocspgrp_own_group(daemon):
+    # The daemon never signals group 1 (-1 would be every process): under
+    # the VM's init the test may be in it, so lead a group of its own.
+    if os.getpgrp() <= 1:
+        os.setpgid(0, 0)
     fd, name = daemon.clone()
     pgrp = os.getpgrp()
     taputil.ioctl_int(fd, taputil.BSD_TIOCSPGRP, pgrp)
@@ -73,6 +77,18 @@ def test_tiocspgrp_own_group(daemon):
     got = taputil.ioctl_int(fd, taputil.BSD_FIOGETOWN)
     assert got == -pgrp, f"FIOGETOWN after TIOCSPGRP {pgrp}: expected {-pgrp}, got {got}"
     # FIOASYNC stays off: a SIGIO to our group would reach the daemon too.
+
+
+def test_tiocspgrp_of_group_one_refused(daemon):
+    """TIOCSPGRP 1 / FIOSETOWN -1 would make the daemon signal every process
+    it can (kill(-1)): refused, whatever the opener's group."""
+    fd, name = daemon.clone()
+    for cmd, value, what in [(taputil.BSD_TIOCSPGRP, 1, "TIOCSPGRP 1"),
+                             (taputil.BSD_FIOSETOWN, -1, "FIOSETOWN -1"),
+                             (taputil.BSD_TIOCSPGRP, -2147483648, "TIOCSPGRP INT_MIN"),
+                             (taputil.BSD_FIOSETOWN, -2147483648, "FIOSETOWN INT_MIN")]:
+        err = taputil.ioctl_errno(fd, cmd, value.to_bytes(4, "little", signed=True))
+        assert err == errno.EPERM, f"{what}: expected EPERM, got {taputil.errname(err)}"
 
 
 def test_setown_of_others_refused(daemon, other_pgrp):

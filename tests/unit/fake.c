@@ -63,7 +63,7 @@ static void fake_poll_drop(void *ph)
 	poll_drops++;
 }
 
-static void fake_sigio(void *host, pid_t owner)
+static void fake_sigio(void *host, pid_t owner, int pidfd)
 {
 	sigios++;
 	sigio_owner = owner;
