@@ -94,6 +94,8 @@ struct cdev_slot {
  *		once the node exists (so that open() returning means
  *		/dev/tapN is there), or NULL
  * @open_fi:	its file info
+ * @file:	the file opened through this unit node and not yet released:
+ *		when the node goes, its session goes, and no release will come
  * @name:	device name, /dev/@name
  */
 struct cdev_node {
@@ -113,6 +115,7 @@ struct cdev_node {
 	bool deferred;
 	fuse_req_t open_req;
 	struct fuse_file_info open_fi;
+	struct tapdev_file *file;
 	char name[IFNAMSIZ];
 };
 
@@ -150,8 +153,13 @@ static void cdev_reply_open(fuse_req_t req, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	fi->nonseekable = 1;
 	/* The opener died before seeing the answer: no release will come */
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		struct cdev_node *n = fuse_req_userdata(req);
+
+		if (n->file == cdev_file(fi))
+			n->file = NULL;
 		tapdev_close(cdev_file(fi));
+	}
 }
 
 /**
@@ -294,6 +302,8 @@ static void cdev_open(fuse_req_t req, struct fuse_file_info *fi)
 		return;
 	}
 	f->cloned = n->cloner;
+	if (!n->cloner)
+		n->file = f;
 	cdev_reply_open(req, fi);
 }
 
@@ -330,6 +340,10 @@ static void cdev_write(fuse_req_t req, const char *buf, size_t size,
 
 static void cdev_release(fuse_req_t req, struct fuse_file_info *fi)
 {
+	struct cdev_node *n = fuse_req_userdata(req);
+
+	if (n->file == cdev_file(fi))
+		n->file = NULL;
 	tapdev_close(cdev_file(fi));
 	fuse_reply_err(req, 0);
 }
@@ -470,6 +484,8 @@ static void cdev_node_free(struct cdev_node *n)
 		n->cc->unready--;
 	if (n == n->cc->cloner)
 		n->cc->cloner = NULL;
+	if (n->file)
+		tapdev_close(n->file);	/* its unit is gone already */
 	if (n->se)
 		fuse_session_destroy(n->se);	/* closes n->fd */
 	else if (n->fd >= 0)
