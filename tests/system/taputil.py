@@ -191,12 +191,13 @@ def wait_readable(fd, timeout=TIMEOUT):
             return
 
 
-def read_frame(fd, marker, bufsize=65536, timeout=TIMEOUT, others=None):
+def read_frame(fd, marker, bufsize=65536, timeout=TIMEOUT, others=None, hdrlen=0):
     """Read frames from @fd until one carries @marker; return it.
 
     Frames that are not ours (IPv6 chatter, ...) are skipped and appended to
     @others if given. poll() is used before each read so a missing frame
-    fails with a timeout instead of blocking forever.
+    fails with a timeout instead of blocking forever. With @hdrlen, frames
+    start with a header of that many bytes before the Ethernet frame.
     """
     deadline = time.monotonic() + timeout
     skipped = 0
@@ -208,7 +209,7 @@ def read_frame(fd, marker, bufsize=65536, timeout=TIMEOUT, others=None):
                 f"({skipped} other frames skipped)")
         wait_readable(fd, left)
         frame = os.read(fd, bufsize)
-        if has_marker(frame, marker):
+        if has_marker(frame[hdrlen:], marker):
             return frame
         skipped += 1
         if others is not None:
@@ -580,17 +581,8 @@ def read_frame_hdr(fd, marker, hdrlen, bufsize=65536 + 64, timeout=TIMEOUT):
     Return (header, frame) of the first frame whose Ethernet part carries
     @marker; other frames are skipped.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(
-                f"no frame with marker {marker!r} after a {hdrlen}-byte header "
-                f"read within {timeout}s")
-        wait_readable(fd, left)
-        data = os.read(fd, bufsize)
-        if has_marker(data[hdrlen:], marker):
-            return data[:hdrlen], data[hdrlen:]
+    data = read_frame(fd, marker, bufsize, timeout, hdrlen=hdrlen)
+    return data[:hdrlen], data[hdrlen:]
 
 
 def wait_gone(ifname, node, timeout=10):
