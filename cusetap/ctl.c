@@ -10,9 +10,9 @@
  *   show UNIT [json]		one unit
  *
  * and the answer is a text table (or JSON), after which the connection is
- * closed. Requests are tiny and answered at once, inside the event loop;
- * the socket timeouts bound how long a slow (authorised) client can hold
- * the loop.
+ * closed. Connections are served by the event loop like everything else:
+ * the receive and the sends are io_uring operations, each bounded by a
+ * linked timeout, so a slow client holds nothing but its own connection.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -23,7 +23,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <net/if.h>
 
@@ -179,40 +178,128 @@ static void ctl_answer(struct ctl *ctl, char *req, struct ctl_out *o)
 		ctl_printf(o, "]}\n");
 }
 
+#define CTL_MAX_CONNS	16
+#define CTL_IO_TIMEOUT_S	1
+
 /**
- * ctl_serve() - one connection: check who it is, read, answer, close
+ * struct ctl_conn - one client of the control socket
+ * @next:	next connection of the socket
  * @ctl:	control socket
- * @fd:		accepted connection
+ * @fd:		connection
+ * @out:	the answer
+ * @off:	bytes of it sent
+ * @timeout:	how long one receive or send may take
+ * @req:	the request line
  */
-static void ctl_serve(struct ctl *ctl, int fd)
+struct ctl_conn {
+	struct ctl_conn *next;
+	struct ctl *ctl;
+	int fd;
+	struct ctl_out out;
+	size_t off;
+	struct __kernel_timespec timeout;
+	char req[128];
+};
+
+/**
+ * ctl_conn_end() - close a connection and forget it
+ * @c:		connection, nothing in flight
+ */
+static void ctl_conn_end(struct ctl_conn *c)
 {
-	struct timeval tv = { .tv_usec = 200 * 1000 };
-	struct ctl_out o = { 0 };
+	struct ctl_conn **pp;
+
+	for (pp = &c->ctl->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	c->ctl->nconns--;
+	close(c->fd);
+	free(c->out.buf);
+	free(c);
+}
+
+/**
+ * ctl_conn_io() - receive the request, or send (more of) the answer,
+ *		   bounded in time
+ * @c:		connection
+ */
+static void ctl_conn_io(struct ctl_conn *c)
+{
+	struct loop *l = c->ctl->loop;
+	struct io_uring_sqe *sqe = loop_sqe_linked(l, LOOP_CTL_CONN, c);
+
+	if (!c->out.buf)
+		io_uring_prep_recv(sqe, c->fd, c->req, sizeof(c->req) - 1, 0);
+	else
+		io_uring_prep_send(sqe, c->fd, c->out.buf + c->off,
+				   c->out.len - c->off, MSG_NOSIGNAL);
+	loop_link(sqe);
+	c->timeout.tv_sec = CTL_IO_TIMEOUT_S;
+	c->timeout.tv_nsec = 0;
+	io_uring_prep_link_timeout(loop_sqe(l, LOOP_CANCEL, NULL), &c->timeout,
+				   0);
+}
+
+/**
+ * ctl_on_conn() - a connection's receive or send completed
+ * @obj:	connection
+ * @res:	bytes, or -errno (-ECANCELED: too slow, or shutting down)
+ */
+void ctl_on_conn(void *obj, int res)
+{
+	struct ctl_conn *c = obj;
+
+	if (res <= 0 || c->ctl->stopping) {
+		ctl_conn_end(c);
+		return;
+	}
+	if (!c->out.buf) {
+		c->req[res] = '\0';
+		ctl_answer(c->ctl, c->req, &c->out);
+		if (c->out.oom || !c->out.len) {
+			ctl_conn_end(c);
+			return;
+		}
+	} else {
+		c->off += res;
+		if (c->off == c->out.len) {
+			ctl_conn_end(c);
+			return;
+		}
+	}
+	ctl_conn_io(c);
+}
+
+/**
+ * ctl_accept() - take a connection: root's or the device owner's only
+ * @ctl:	control socket
+ * @fd:		accepted connection, owned from here on
+ */
+static void ctl_accept(struct ctl *ctl, int fd)
+{
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char req[128];
-	ssize_t n;
-	size_t off;
+	struct ctl_conn *c;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
 	    (cred.uid != 0 && cred.uid != ctl->tap->cfg.owner)) {
 		log_info("%s: refused uid %d", ctl->path, (int)cred.uid);
+		close(fd);
 		return;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	tv.tv_sec = 1;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	n = recv(fd, req, sizeof(req) - 1, 0);
-	if (n <= 0)
+	if (ctl->nconns == CTL_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+		close(fd);
 		return;
-	req[n] = '\0';
-	ctl_answer(ctl, req, &o);
-	for (off = 0; !o.oom && off < o.len; off += n) {
-		n = send(fd, o.buf + off, o.len - off, MSG_NOSIGNAL);
-		if (n <= 0)
-			break;
 	}
-	free(o.buf);
+	c->ctl = ctl;
+	c->fd = fd;
+	c->next = ctl->conns;
+	ctl->conns = c;
+	ctl->nconns++;
+	ctl_conn_io(c);
 }
 
 /**
@@ -246,10 +333,8 @@ void ctl_on_poll(void *obj, int res)
 		ctl->fd = -1;
 		return;
 	}
-	while ((fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		ctl_serve(ctl, fd);
-		close(fd);
-	}
+	while ((fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		ctl_accept(ctl, fd);
 	ctl_poll(ctl);
 }
 
@@ -302,10 +387,14 @@ int ctl_open(struct ctl *ctl, struct loop *loop, struct tapdev_ctx *tap)
  */
 void ctl_stop(struct ctl *ctl)
 {
+	struct ctl_conn *c;
+
 	if (ctl->fd < 0)
 		return;
 	ctl->stopping = true;
 	unlink(ctl->path);
+	for (c = ctl->conns; c; c = c->next)
+		loop_cancel(ctl->loop, LOOP_CTL_CONN, c);
 	if (ctl->polling) {
 		loop_cancel(ctl->loop, LOOP_CTL, ctl);
 	} else {

@@ -13,6 +13,7 @@
 
 struct loop;
 struct tapdev_ctx;
+struct ctl_conn;
 
 /**
  * struct ctl - a device's control socket
@@ -21,6 +22,8 @@ struct tapdev_ctx;
  * @fd:		listening socket, -1 if none
  * @polling:	a poll is in flight
  * @stopping:	closing: do not re-arm
+ * @conns:	connections being served
+ * @nconns:	how many
  * @path:	socket path
  */
 struct ctl {
@@ -29,11 +32,14 @@ struct ctl {
 	int fd;
 	bool polling;
 	bool stopping;
+	struct ctl_conn *conns;
+	unsigned nconns;
 	char path[64];
 };
 
 int ctl_open(struct ctl *ctl, struct loop *loop, struct tapdev_ctx *tap);
 void ctl_stop(struct ctl *ctl);
 void ctl_on_poll(void *obj, int res);
+void ctl_on_conn(void *obj, int res);
 
 #endif /* CUSETAP_CTL_H */

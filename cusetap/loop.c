@@ -28,7 +28,8 @@
 typedef void (*loop_fn)(void *obj, int res);
 
 static const char *const loop_tag_names[] = {
-	"cuse read", "tap read", "tap write", "rtnl poll", "scan timer", "signal", "ctl", "cancel",
+	"cuse read", "tap read", "tap write", "rtnl poll", "scan timer",
+	"signal", "ctl", "ctl conn", "cancel",
 };
 static_assert(ARRAY_SIZE(loop_tag_names) == LOOP_NTAGS,
 	      "loop_tag_names must name every tag");
@@ -52,6 +53,7 @@ static const loop_fn loop_handlers[] = {
 	[LOOP_SCAN_TIMER]	= ktap_on_scan_timer,
 	[LOOP_SIGNAL]		= main_on_signal,
 	[LOOP_CTL]		= ctl_on_poll,
+	[LOOP_CTL_CONN]		= ctl_on_conn,
 	[LOOP_CANCEL]		= loop_ignore,
 };
 static_assert(ARRAY_SIZE(loop_handlers) == LOOP_NTAGS,
@@ -119,22 +121,31 @@ struct io_uring_sqe *loop_sqe(struct loop *l, enum loop_tag tag, void *obj)
  * @tag:	handler of the completion
  * @obj:	object passed to the handler
  *
- * The next loop_sqe() starts only once this one has completed (and is
- * cancelled if this one fails). Room for both is made now, so the pair is
- * never split across two submissions, which would break the link.
+ * Room for this one and the next is made now, so the pair is never split
+ * across two submissions, which would break the link. The caller prepares
+ * the entry, then calls loop_link() on it (io_uring_prep_*() clears the
+ * flags, so the link can only be set after).
  *
  * Return: the submission queue entry
  */
 struct io_uring_sqe *loop_sqe_linked(struct loop *l, enum loop_tag tag,
 				     void *obj)
 {
-	struct io_uring_sqe *sqe;
-
 	if (io_uring_sq_space_left(&l->ring) < 2)
 		io_uring_submit(&l->ring);
-	sqe = loop_sqe(l, tag, obj);
-	sqe->flags |= IOSQE_IO_LINK;
-	return sqe;
+	return loop_sqe(l, tag, obj);
+}
+
+/**
+ * loop_link() - make the next submission wait for this prepared one
+ * @sqe:	entry from loop_sqe_linked(), already prepared
+ *
+ * The next one starts only once this one has completed, and is cancelled
+ * if this one fails.
+ */
+void loop_link(struct io_uring_sqe *sqe)
+{
+	io_uring_sqe_set_flags(sqe, sqe->flags | IOSQE_IO_LINK);
 }
 
 /**

@@ -21,6 +21,7 @@ enum loop_tag {
 	LOOP_SCAN_TIMER,	/* time to look for TAPs to adopt again */
 	LOOP_SIGNAL,		/* a signal read from the signalfd */
 	LOOP_CTL,		/* a control socket has connections waiting */
+	LOOP_CTL_CONN,		/* a control connection received or sent */
 	LOOP_CANCEL,		/* completion of a cancellation, ignored */
 	LOOP_NTAGS,
 };
@@ -48,6 +49,7 @@ void loop_fini(struct loop *l);
 struct io_uring_sqe *loop_sqe(struct loop *l, enum loop_tag tag, void *obj);
 struct io_uring_sqe *loop_sqe_linked(struct loop *l, enum loop_tag tag,
 				     void *obj);
+void loop_link(struct io_uring_sqe *sqe);
 void loop_cancel(struct loop *l, enum loop_tag tag, void *obj);
 void loop_submit(struct loop *l);
 int loop_run(struct loop *l);

@@ -648,6 +648,7 @@ static int ktap_send(struct ns_port *np, const void *frame, size_t len)
 		iov[1].iov_len = len;
 		io_uring_prep_writev(sqe, p->fd, iov, 2, 0);
 	}
+	loop_link(sqe);
 	p->writing++;
 	return 0;
 }

@@ -690,6 +690,31 @@ def test_ctl_unknown_unit(daemon_factory, ctl_bin):
     assert p.returncode == 1, f"cusetapctl for a device nobody serves: expected exit 1, got {p.returncode}"
 
 
+def test_ctl_slow_client_holds_nothing(daemon_factory, ctl_bin):
+    """A control client that connects and never sends must not hold the
+    daemon: clones and other control clients are served meanwhile, and the
+    silent connection is closed after its timeout (about a second)."""
+    import socket
+    d = daemon_factory([])
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.connect(f"{CTL_DIR}/{d.devname}.sock")
+    try:
+        start = time.monotonic()
+        fd, name = d.clone()
+        p = ctl(ctl_bin, d.devname, "list", "--json")
+        took = time.monotonic() - start
+        assert p.returncode == 0, f"cusetapctl beside a silent client: expected 0, got {p.returncode}"
+        units = [u["interface"] for u in json.loads(p.stdout)["units"]]
+        assert name in units, f"cusetapctl list: expected {name}, got {units}"
+        assert took < 5, f"clone + list beside a silent client took {took:.1f}s, expected no wait"
+        silent.settimeout(10)
+        got = silent.recv(16)
+        assert got == b"", f"silent control client: expected to be closed, got {got!r}"
+    finally:
+        silent.close()
+    d.assert_healthy()
+
+
 def test_ctl_answers_root_and_owner_only(daemon_factory, ctl_bin):
     d = daemon_factory(["--owner", f"{OWNER}:{GROUP}", "--mode", "0660"])
     sock = f"{CTL_DIR}/{d.devname}.sock"
