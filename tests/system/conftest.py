@@ -91,7 +91,10 @@ class Daemon:
     # -- process ------------------------------------------------------------
 
     def command(self):
-        return [self.binary, "-f", "--devname", self.devname,
+        # CUSETAP_DAEMON_ARGS (e.g. "-vv") adds options to every daemon, for
+        # chasing a failure with more logging
+        extra = os.environ.get("CUSETAP_DAEMON_ARGS", "").split()
+        return [self.binary, "-f", *extra, "--devname", self.devname,
                 "--pidfile", self.pidfile, *self.args]
 
     def start(self):
