@@ -491,13 +491,19 @@ def open_adopted(d, path):
             time.sleep(0.02)
 
 
+def open_adopted_unit(d, unit, ifname, how):
+    """Wait for the node of adopted unit @unit, open it, check TAPGIFNAME."""
+    wait_node(d.node(unit), f"{d.node(unit)} {how}")
+    fd = open_adopted(d, d.node(unit))
+    got = taputil.tapgifname(fd)
+    assert got == ifname, f"open {d.node(unit)}: TAPGIFNAME expected {ifname}, got {got}"
+    return fd
+
+
 def test_adopt_tap_created_while_running(daemon_factory, children):
     d = daemon_factory([])
     with host_tap(d.ifname(5)) as ifname:
-        wait_node(d.node(5), f"{d.node(5)} after 'ip tuntap add dev {ifname}'")
-        fd = open_adopted(d, d.node(5))
-        got = taputil.tapgifname(fd)
-        assert got == ifname, f"open {d.node(5)}: TAPGIFNAME expected {ifname}, got {got}"
+        fd = open_adopted_unit(d, 5, ifname, f"after 'ip tuntap add dev {ifname}'")
         taputil.link_up(ifname)
         frames_cross(fd, ifname, "adopted")
 
@@ -521,10 +527,8 @@ def test_adopt_netbsd_unit_65537(daemon_factory):
     FreeBSD rules it is not."""
     d = daemon_factory(["--abi", "netbsd"])
     with host_tap(d.ifname(65537)) as ifname:
-        wait_node(d.node(65537), f"{d.node(65537)} (netbsd) after 'ip tuntap add dev {ifname}'")
-        fd = open_adopted(d, d.node(65537))
-        got = taputil.tapgifname(fd)
-        assert got == ifname, f"open {d.node(65537)}: TAPGIFNAME expected {ifname}, got {got}"
+        fd = open_adopted_unit(d, 65537, ifname,
+                               f"(netbsd) after 'ip tuntap add dev {ifname}'")
         d.close(fd)
     f = daemon_factory(["--abi", "freebsd"])
     with host_tap(f.ifname(65537)) as ifname:
