@@ -175,6 +175,16 @@ void loop_submit(struct loop *l)
 }
 
 /**
+ * loop_hold() - work is held back for a batch: run the idle hook before
+ *		 the loop next sleeps
+ * @l:		loop
+ */
+void loop_hold(struct loop *l)
+{
+	l->holding = true;
+}
+
+/**
  * loop_dispatch() - hand every available completion to its handler
  * @l:		loop
  */
@@ -205,13 +215,29 @@ static void loop_dispatch(struct loop *l)
  * loop_run() - run until loop.stop is set
  * @l:		loop
  *
+ * While work is held back (loop_hold()), what is queued is submitted first
+ * without waiting: a busy loop finds completions ready and goes on, still
+ * holding; only when nothing is ready does the idle hook issue the held
+ * work, and the loop waits. Otherwise one io_uring_enter() submits and
+ * waits.
+ *
  * Return: 0, or -errno if waiting on the ring failed
  */
 int loop_run(struct loop *l)
 {
 	while (!l->stop) {
-		int ret = io_uring_submit_and_wait(&l->ring, 1);
+		int ret = 0;
 
+		if (l->holding) {
+			ret = io_uring_submit(&l->ring);
+			if (ret >= 0 && !io_uring_cq_ready(&l->ring)) {
+				l->holding = false;
+				if (l->idle)
+					l->idle(l->idle_arg);
+			}
+		}
+		if (!l->holding)
+			ret = io_uring_submit_and_wait(&l->ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
 		    ret != -EBUSY) {
 			log_err("loop: io_uring_enter: %s", strerror(-ret));

@@ -34,6 +34,11 @@ enum loop_tag {
  * @stop:	leave loop_run() after the current batch
  * @after:	called after every batch of completions, and its argument
  * @after_arg:	argument for @after
+ * @idle:	called when no completion is ready, just before the loop
+ *		sleeps, if loop_hold() was called since it last ran: the
+ *		place to issue work held back for a batch
+ * @idle_arg:	argument for @idle
+ * @holding:	loop_hold() was called
  */
 struct loop {
 	struct io_uring ring;
@@ -42,6 +47,9 @@ struct loop {
 	bool stop;
 	void (*after)(void *arg);
 	void *after_arg;
+	void (*idle)(void *arg);
+	void *idle_arg;
+	bool holding;
 };
 
 int loop_init(struct loop *l, unsigned entries);
@@ -52,6 +60,7 @@ struct io_uring_sqe *loop_sqe_linked(struct loop *l, enum loop_tag tag,
 void loop_link(struct io_uring_sqe *sqe);
 void loop_cancel(struct loop *l, enum loop_tag tag, void *obj);
 void loop_submit(struct loop *l);
+void loop_hold(struct loop *l);
 int loop_run(struct loop *l);
 int loop_drain(struct loop *l, unsigned timeout_ms);
 

@@ -231,6 +231,17 @@ static int main_announce(struct daemon *d)
 }
 
 /**
+ * main_idle() - nothing else to do: send the frames held for a batch
+ * @arg:	daemon
+ */
+static void main_idle(void *arg)
+{
+	struct daemon *d = arg;
+
+	ktap_tx_issue(&d->kt);
+}
+
+/**
  * main_after() - after each batch of completions: adoption, readiness
  * @arg:	daemon
  */
@@ -328,6 +339,8 @@ static int main_setup(struct daemon *d)
 	}
 	d->loop.after = main_after;
 	d->loop.after_arg = d;
+	d->loop.idle = main_idle;
+	d->loop.idle_arg = d;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

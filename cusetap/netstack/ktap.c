@@ -15,12 +15,21 @@
  * Receive: one read per TAP is kept posted on the event loop, straight into
  * the unit's queue slot (tapdev_rx_buf); when the queue is full, reading
  * stops and the kernel's own TAP queue holds (and eventually drops) frames
- * until the device model kicks us. Send: a write submitted on the event
- * loop after the client's reply went out (BSD tap writes are asynchronous
- * enqueues too), linked before the next read into the request buffer the
- * frame sits in, so the frame is never copied and never overwritten while
- * the kernel takes it; it goes out in the same io_uring_enter() that posts
- * that read.
+ * until the device model kicks us.
+ *
+ * Send: the client's write is answered first (BSD tap writes are
+ * asynchronous enqueues too), then the frame goes to the TAP on the event
+ * loop. Frames up to a slot's size are copied into a slot and held, so
+ * that a client streaming writes gets them into the kernel in batches:
+ * they are issued together when KTAP_TX_BATCH are held or when the loop
+ * has nothing else to do (ktap_tx_issue(), the loop's idle hook). Measured
+ * with scripts/bench, a TAP write per request cost more than the rest of
+ * the daemon's work on it, because it runs cold, after the switch back
+ * from the client; in a batch it runs warm. Larger frames (GSO
+ * super-frames) are not copied: they are written at once, straight from
+ * the request buffer, after the held frames; at 64 KiB a frame, the
+ * system call is a small part of their cost. Either way the request
+ * buffer is free again when ns_ops.send returns.
  *
  * Virtio-net header: Linux fixes IFF_VNET_HDR when the TAP is attached, but
  * a BSD client may switch its header on and off at any time (TAPSVNETHDR).
@@ -55,8 +64,14 @@
 /* Looks for a TAP being set up: every 100 ms, for two seconds */
 #define KTAP_RESCANS		20
 #define KTAP_RESCAN_NS		(100 * 1000 * 1000)
-/* Writes in flight per port that can use an iovec pair; more go out at once */
-#define KTAP_TX_RING		16
+/* Frames taken with plain reads after a posted read completed */
+#define KTAP_READ_BUDGET	16
+/* Copy slots for small frames, shared by all ports; a batch is half of them,
+ * so that the next batch fills while the last one completes */
+#define KTAP_TX_SLOTS		64
+#define KTAP_TX_BATCH		32
+/* A slot holds a virtio-net header and a frame of up to 2036 bytes */
+#define KTAP_TX_SLOT_SIZE	2048
 /* Header the kernel adds while the client wants none: struct virtio_net_hdr */
 #define KTAP_HDR_DEFAULT	10
 /* Offloads a client with a header can take: checksums and TCP segmentation */
@@ -71,12 +86,7 @@
  * @ifindex:	interface index
  * @vnet_hdr:	virtio-net header length the client wants (0, 10, 12)
  * @reading:	a read is in flight into the unit's queue
- * @writing:	writes in flight
- * @tx_next:	next entry of @tx_iov to use
- * @tx_iov:	client frames behind a zero virtio-net header, one pair per
- *		write in flight: the kernel reads a pair when it issues the
- *		write, and one opener can have several writes queued in a
- *		batch (each is answered at once, so the next one follows)
+ * @writing:	frames held or in flight (struct ktap_tx)
  * @gone:	the host deleted the interface; ktap_reap() tells the model
  * @dying:	destroyed, waiting for the read to be cancelled
  */
@@ -89,10 +99,22 @@ struct ktap_port {
 	unsigned vnet_hdr;
 	bool reading;
 	unsigned writing;
-	unsigned tx_next;
-	struct iovec tx_iov[KTAP_TX_RING][2];
 	bool gone;
 	bool dying;
+};
+
+/**
+ * struct ktap_tx - a copy of a small frame on its way to a TAP
+ * @next:	next free slot, or next held frame
+ * @port:	port it goes to, NULL while the slot is free
+ * @len:	bytes in @buf
+ * @buf:	the header the TAP expects, then the frame
+ */
+struct ktap_tx {
+	struct ktap_tx *next;
+	struct ktap_port *port;
+	unsigned len;
+	uint8_t buf[KTAP_TX_SLOT_SIZE];
 };
 
 static int ktap_set_vnet_hdr(struct ns_port *np, unsigned len);
@@ -139,8 +161,62 @@ static void ktap_post_read(struct ktap_port *p)
  */
 static void ktap_flush_tx(struct ktap_port *p)
 {
+	ktap_tx_issue(p->kt);
 	if (p->writing)
 		loop_submit(p->kt->loop);
+}
+
+/**
+ * ktap_tx_issue() - queue the writes of every held frame, oldest first
+ * @kt:		backend
+ *
+ * They go out with the loop's next submission.
+ */
+void ktap_tx_issue(struct ktap *kt)
+{
+	struct ktap_tx *t;
+
+	for (t = kt->tx_held; t; t = t->next) {
+		struct io_uring_sqe *sqe = loop_sqe(kt->loop, LOOP_TAP_WRITE, t);
+
+		io_uring_prep_write(sqe, t->port->fd, t->buf, t->len, 0);
+	}
+	kt->tx_held = NULL;
+	kt->tx_held_tail = &kt->tx_held;
+	kt->tx_nheld = 0;
+}
+
+/**
+ * ktap_tx_hold() - copy a small frame into a slot for the next batch
+ * @p:		port
+ * @frame:	frame, with the client's virtio-net header if it has one
+ * @len:	its length
+ *
+ * Return: true if held, false if it does not fit or no slot is free
+ */
+static bool ktap_tx_hold(struct ktap_port *p, const void *frame, size_t len)
+{
+	struct ktap *kt = p->kt;
+	unsigned hdr = p->vnet_hdr ? 0 : KTAP_HDR_DEFAULT;
+	struct ktap_tx *t = kt->tx_free;
+
+	if (!t || len + hdr > KTAP_TX_SLOT_SIZE)
+		return false;
+	kt->tx_free = t->next;
+	/* A zero header: no offloads, checksums complete */
+	memset(t->buf, 0, hdr);
+	memcpy(t->buf + hdr, frame, len);
+	t->len = hdr + len;
+	t->port = p;
+	t->next = NULL;
+	*kt->tx_held_tail = t;
+	kt->tx_held_tail = &t->next;
+	p->writing++;
+	if (++kt->tx_nheld == KTAP_TX_BATCH)
+		ktap_tx_issue(kt);
+	else
+		loop_hold(kt->loop);
+	return true;
 }
 
 /**
@@ -154,13 +230,42 @@ static void ktap_port_free(struct ktap_port *p)
 }
 
 /**
+ * ktap_rx() - hand a frame read from the TAP to the unit
+ * @p:		port
+ * @len:	bytes read, the kernel's header included
+ */
+static void ktap_rx(struct ktap_port *p, unsigned len)
+{
+	unsigned skip = ktap_khdr(p) - p->vnet_hdr;
+
+	/* virtio_net_hdr_mrg_rxbuf: the kernel leaves num_buffers, 1 */
+	if (p->vnet_hdr == 12) {
+		size_t cap;
+		uint8_t *buf = tapdev_rx_buf(p->unit, &cap);
+
+		buf[10] = 1;
+		buf[11] = 0;
+	}
+	if (len > skip)
+		tapdev_rx_done(p->unit, skip, len - skip);
+}
+
+/**
  * ktap_on_read() - a TAP read completed
  * @obj:	port
  * @res:	frame length, or -errno
+ *
+ * Frames come in bursts (a host sending to the TAP queues several at a
+ * time): after one, the ones already queued behind it are taken with plain
+ * non-blocking reads, up to KTAP_READ_BUDGET, into the unit's queue. A
+ * client reading then finds its next frame waiting instead of parking its
+ * read: scripts/bench measured read throughput at 0.65 of the null CUSE
+ * device with one frame per posted read, 0.83 with the budget.
  */
 void ktap_on_read(void *obj, int res)
 {
 	struct ktap_port *p = obj;
+	unsigned budget = KTAP_READ_BUDGET;
 
 	p->reading = false;
 	if (p->dying) {
@@ -168,20 +273,19 @@ void ktap_on_read(void *obj, int res)
 			ktap_port_free(p);
 		return;
 	}
-	if (res > 0) {
-		unsigned skip = ktap_khdr(p) - p->vnet_hdr;
+	while (res > 0) {
+		size_t cap;
+		void *buf;
 
-		/* virtio_net_hdr_mrg_rxbuf: the kernel leaves num_buffers, 1 */
-		if (p->vnet_hdr == 12) {
-			size_t cap;
-			uint8_t *buf = tapdev_rx_buf(p->unit, &cap);
-
-			buf[10] = 1;
-			buf[11] = 0;
-		}
-		if ((unsigned)res > skip)
-			tapdev_rx_done(p->unit, skip, res - skip);
-	} else if (res != 0 && res != -EAGAIN && res != -EINTR) {
+		ktap_rx(p, (unsigned)res);
+		buf = tapdev_rx_buf(p->unit, &cap);
+		if (!--budget || !buf)
+			break;
+		res = read(p->fd, buf, cap);
+		if (res < 0)
+			res = -errno;
+	}
+	if (res < 0 && res != -EAGAIN && res != -EINTR) {
 		/* EBADFD: the interface was deleted under our fd */
 		log_debug("%s: TAP read: %s", p->unit->ifname, strerror(-res));
 		tapdev_unit_lost(p->unit);
@@ -191,14 +295,18 @@ void ktap_on_read(void *obj, int res)
 }
 
 /**
- * ktap_on_write() - a frame went into the host, or was refused
- * @obj:	port
+ * ktap_on_write() - a held frame went into the host, or was refused
+ * @obj:	its slot
  * @res:	bytes written, or -errno
  */
 void ktap_on_write(void *obj, int res)
 {
-	struct ktap_port *p = obj;
+	struct ktap_tx *t = obj;
+	struct ktap_port *p = t->port;
 
+	t->port = NULL;
+	t->next = p->kt->tx_free;
+	p->kt->tx_free = t;
 	p->writing--;
 	if (res < 0) {
 		p->unit->stats.tx_drop++;
@@ -606,6 +714,8 @@ static int ktap_set_vnet_hdr(struct ns_port *np, unsigned len)
 	unsigned offloads = len ? KTAP_OFFLOADS : 0;
 	int khdr = len ? (int)len : KTAP_HDR_DEFAULT;
 
+	/* Frames held or queued carry the header of the old setting */
+	ktap_flush_tx(p);
 	if (ioctl(p->fd, TUNSETVNETHDRSZ, &khdr) < 0 ||
 	    ioctl(p->fd, TUNSETOFFLOAD, offloads) < 0)
 		return -errno;
@@ -619,37 +729,26 @@ static int ktap_set_vnet_hdr(struct ns_port *np, unsigned len)
  * @frame:	frame, with the client's virtio-net header if it has one
  * @len:	its length
  *
- * Return: 0; a refusal by the kernel is counted when the write completes
+ * Return: 0; a refusal by the kernel is counted, as a TAP that cannot
+ *	   queue a frame drops it
  */
 static int ktap_send(struct ns_port *np, const void *frame, size_t len)
 {
 	static const uint8_t zero_hdr[KTAP_HDR_DEFAULT];
 	struct ktap_port *p = (struct ktap_port *)np;
-	struct io_uring_sqe *sqe;
-	struct iovec *iov;
+	struct iovec iov[2] = {
+		{ (void *)zero_hdr, p->vnet_hdr ? 0 : sizeof(zero_hdr) },
+		{ (void *)frame, len },
+	};
 
-	if (!p->vnet_hdr && p->writing >= KTAP_TX_RING) {
-		/* Every iovec pair may still be unread by the kernel */
-		struct iovec now[2] = {
-			{ (void *)zero_hdr, sizeof(zero_hdr) },
-			{ (void *)frame, len },
-		};
-
-		return writev(p->fd, now, 2) < 0 ? -errno : 0;
+	if (ktap_tx_hold(p, frame, len))
+		return 0;
+	/* Too large to copy, or every slot in use: the held frames first */
+	ktap_flush_tx(p);
+	if (writev(p->fd, iov, 2) < 0) {
+		p->unit->stats.tx_drop++;
+		log_debug("%s: TAP write: %s", p->unit->ifname, strerror(errno));
 	}
-	sqe = loop_sqe_linked(p->kt->loop, LOOP_TAP_WRITE, p);
-	if (p->vnet_hdr) {
-		io_uring_prep_write(sqe, p->fd, frame, len, 0);
-	} else {
-		iov = p->tx_iov[p->tx_next++ % KTAP_TX_RING];
-		iov[0].iov_base = (void *)zero_hdr;
-		iov[0].iov_len = sizeof(zero_hdr);
-		iov[1].iov_base = (void *)frame;
-		iov[1].iov_len = len;
-		io_uring_prep_writev(sqe, p->fd, iov, 2, 0);
-	}
-	loop_link(sqe);
-	p->writing++;
 	return 0;
 }
 
@@ -696,6 +795,7 @@ static int ktap_set_mtu(struct ns_port *np, unsigned mtu)
 {
 	struct ktap_port *p = (struct ktap_port *)np;
 
+	ktap_flush_tx(p);
 	return rtnl_link_set_mtu(&p->kt->rtnl, p->ifindex, mtu);
 }
 
@@ -711,6 +811,7 @@ static int ktap_set_mac(struct ns_port *np, const uint8_t mac[6])
 	struct ktap_port *p = (struct ktap_port *)np;
 	struct ifreq ifr;
 
+	ktap_flush_tx(p);
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
 	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
@@ -746,6 +847,7 @@ static int ktap_purge_addrs(struct ns_port *np)
 {
 	struct ktap_port *p = (struct ktap_port *)np;
 
+	ktap_flush_tx(p);
 	return rtnl_addr_flush(&p->kt->rtnl, p->ifindex);
 }
 
@@ -774,13 +876,26 @@ const struct ns_ops ktap_ops = {
  */
 int ktap_init(struct ktap *kt, struct loop *loop)
 {
+	unsigned i;
 	int ret;
 
 	memset(kt, 0, sizeof(*kt));
 	kt->loop = loop;
+	kt->tx_held_tail = &kt->tx_held;
+	/* Large enough for calloc() to map it: untouched slots cost no memory */
+	kt->tx_slots = calloc(KTAP_TX_SLOTS, sizeof(*kt->tx_slots));
+	if (!kt->tx_slots)
+		return -ENOMEM;
+	for (i = KTAP_TX_SLOTS; i-- > 0;) {
+		kt->tx_slots[i].next = kt->tx_free;
+		kt->tx_free = &kt->tx_slots[i];
+	}
 	ret = rtnl_open(&kt->rtnl);
-	if (ret)
+	if (ret) {
+		free(kt->tx_slots);
+		kt->tx_slots = NULL;
 		return ret;
+	}
 	ktap_poll_rtnl(kt);
 	return 0;
 }
@@ -805,4 +920,6 @@ void ktap_stop(struct ktap *kt)
 void ktap_fini(struct ktap *kt)
 {
 	rtnl_close(&kt->rtnl);
+	free(kt->tx_slots);
+	kt->tx_slots = NULL;
 }

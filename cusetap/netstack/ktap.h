@@ -24,7 +24,14 @@ struct ktap_port;
  * @adopt:	offered each unattached persistent TAP of the host, by name
  * @adopt_arg:	argument of @adopt
  * @stopping:	shutting down: do not re-arm the poll
+ * @tx_slots:	copies of small frames on their way to a TAP, KTAP_TX_SLOTS
+ * @tx_free:	slots not in use
+ * @tx_held:	frames held for the next batch, oldest first
+ * @tx_held_tail: where the next held frame goes
+ * @tx_nheld:	frames held
  */
+struct ktap_tx;
+
 struct ktap {
 	struct loop *loop;
 	struct rtnl rtnl;
@@ -38,6 +45,11 @@ struct ktap {
 	struct __kernel_timespec timeout;
 	void (*adopt)(void *arg, const char *ifname);
 	void *adopt_arg;
+	struct ktap_tx *tx_slots;
+	struct ktap_tx *tx_free;
+	struct ktap_tx *tx_held;
+	struct ktap_tx **tx_held_tail;
+	unsigned tx_nheld;
 };
 
 extern const struct ns_ops ktap_ops;
@@ -47,6 +59,7 @@ void ktap_stop(struct ktap *kt);
 void ktap_fini(struct ktap *kt);
 void ktap_on_read(void *obj, int res);
 void ktap_on_write(void *obj, int res);
+void ktap_tx_issue(struct ktap *kt);
 void ktap_on_rtnl(void *obj, int res);
 void ktap_reap(struct ktap *kt);
 void ktap_scan(struct ktap *kt);
