@@ -7,8 +7,11 @@
  * Each node owns a /dev/cuse file descriptor, opened non-blocking and handed
  * to libfuse with fuse_session_custom_io(), so that the event loop, not
  * libfuse, reads it: one read stays posted per node, into the node's buffer,
- * and each request read is given to fuse_session_process_buf(). Replies are
- * written synchronously by libfuse (a write to /dev/cuse never blocks).
+ * and each request read is given to fuse_session_process_buf(). While
+ * requests keep coming, the next ones are taken with plain non-blocking
+ * reads (CDEV_READ_BUDGET); the posted read is what the node sleeps on.
+ * Replies are written synchronously by libfuse (a write to /dev/cuse never
+ * blocks).
  *
  * A CUSE device appears when its session answers CUSE_INIT, and disappears
  * when its file descriptor is closed; the node is freed only once its
@@ -59,6 +62,15 @@
 #define CDEV_CLONER_SLOTS	1
 #define CDEV_UNIT_SLOTS		1
 #define CDEV_MAX_SLOTS		2
+/*
+ * Requests taken with plain read()s after a posted read completed, before
+ * the other sessions and the TAPs get their turn: the reply to a request
+ * wakes its client, which has usually sent the next one by the time we
+ * look again (on one core, it preempts us), and a read() that finds it
+ * costs less than an io_uring read. scripts/bench measured 25 us for the
+ * io_uring read of a request against 15 us for read(), under emulation.
+ */
+#define CDEV_READ_BUDGET	16
 
 struct cdev_node;
 
@@ -90,6 +102,8 @@ struct cdev_slot {
  * @dispatching: one of this node's callbacks is running
  * @dying:	deleted: free once nothing is reading or dispatching
  * @deferred:	waiting for the cloner's node before starting its session
+ * @quiet:	the request just taken parked a read: its client sends no
+ *		other until a frame comes, so looking for one is wasted
  * @open_req:	an open of the cloner that created this node's unit, answered
  *		once the node exists (so that open() returning means
  *		/dev/tapN is there), or NULL
@@ -113,6 +127,7 @@ struct cdev_node {
 	bool dispatching;
 	bool dying;
 	bool deferred;
+	bool quiet;
 	fuse_req_t open_req;
 	struct fuse_file_info open_fi;
 	struct tapdev_file *file;
@@ -323,8 +338,12 @@ static void cdev_read(fuse_req_t req, size_t size, off_t off,
 	struct tapdev_waiter *w;
 
 	w = tapdev_read(cdev_file(fi), req, size, fi->flags & O_NONBLOCK);
-	if (w)
+	if (w) {
+		struct cdev_node *n = fuse_req_userdata(req);
+
+		n->quiet = true;
 		fuse_req_interrupt_func(req, cdev_interrupted, w);
+	}
 }
 
 static void cdev_write(fuse_req_t req, const char *buf, size_t size,
@@ -516,9 +535,6 @@ static void cdev_node_del(struct cdev_node *n)
 	if (n->reading) {
 		unsigned i;
 
-		/* A read still queued behind its linked TAP write cannot be
-		 * found by a cancel: get the pair issued first */
-		loop_submit(n->cc->loop);
 		for (i = 0; i < n->nslots; i++) {
 			if (n->slots[i].reading)
 				loop_cancel(n->cc->loop, LOOP_CUSE_READ,
@@ -675,15 +691,25 @@ void cdev_on_read(void *obj, int res)
 	struct cdev_slot *sl = obj;
 	struct cdev_node *n = sl->node;
 
+	unsigned budget = CDEV_READ_BUDGET;
+
 	sl->reading = false;
 	n->reading--;
 	n->dispatching = true;
-	if (res > 0 && !n->dying) {
+	while (res > 0 && !n->dying) {
 		struct fuse_buf fb = { .mem = sl->buf, .size = (size_t)res };
 
+		n->quiet = false;
 		fuse_session_process_buf(n->se, &fb);
 		tapdev_reap(n->cc->tap);
-	} else if (res < 0 && res != -EAGAIN && res != -EINTR &&
+		if (!--budget || n->dying || n->quiet)
+			break;
+		/* The client's next request is usually there already */
+		res = read(n->fd, sl->buf, CDEV_BUF_SIZE);
+		if (res < 0)
+			res = -errno;
+	}
+	if (res < 0 && res != -EAGAIN && res != -EINTR &&
 		   res != -ECANCELED && !n->dying) {
 		log_err("/dev/%s: CUSE session ended: %s", n->name,
 			strerror(-res));
@@ -700,8 +726,6 @@ void cdev_on_read(void *obj, int res)
 			cdev_node_free(n);
 		return;
 	}
-	/* A frame written just now may still be going out of this buffer:
-	 * the network side linked its write to this read (ns_ops.send) */
 	cdev_post_read(sl);
 }
 
