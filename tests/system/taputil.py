@@ -325,6 +325,9 @@ def host_send(ifname, frame):
     assert n == len(frame), f"host send on {ifname}: expected {len(frame)} bytes sent, got {n}"
 
 
+SO_RCVBUFFORCE = 33
+
+
 class Capture:
     """Frames of ethertype 0x88b5 that @ifname receives (frames written by
     the client and injected into the host stack).
@@ -333,10 +336,13 @@ class Capture:
     arrive after the socket exists.
     """
 
-    def __init__(self, ifname, ethertype=ETHERTYPE_TEST):
+    def __init__(self, ifname, ethertype=ETHERTYPE_TEST, rcvbuf=None):
         self.ifname = ifname
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
                                   socket.htons(ethertype))
+        if rcvbuf:
+            # Past net.core.rmem_max (we are root): a burst must not overflow it
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
         self.sock.bind((ifname, ethertype))
 
     def close(self):
