@@ -32,10 +32,12 @@
  * Throughput loops read the clock every few calls only: under software
  * emulation even a clock read is not free.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -161,54 +163,94 @@ static double bc_now(void)
 }
 
 /**
+ * bc_file_num() - a number in a /proc file
+ * @path:	file
+ * @key:	the line starting with this holds it, after the key; NULL
+ *		for the file's first number
+ *
+ * Return: the number, 0 if not found
+ */
+static uint64_t bc_file_num(const char *path, const char *key)
+{
+	unsigned long long v = 0;
+	char line[128];
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!key) {
+			sscanf(line, "%llu", &v);
+			break;
+		}
+		if (!strncmp(line, key, strlen(key))) {
+			sscanf(line + strlen(key), "%llu", &v);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/**
+ * bc_task_sum() - a number summed over every thread of a process
+ * @pid:	process, 0 for the calling thread only
+ * @file:	file under /proc/PID/task/TID/ holding it
+ * @key:	as for bc_file_num()
+ *
+ * The server may run several threads (cusetap serves clones on one per
+ * CPU): its cost is all of theirs.
+ *
+ * Return: the sum, 0 if unknown
+ */
+static uint64_t bc_task_sum(pid_t pid, const char *file, const char *key)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	uint64_t sum = 0;
+	DIR *dir;
+
+	if (!pid) {
+		snprintf(path, sizeof(path), "/proc/thread-self/%s", file);
+		return bc_file_num(path, key);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/%s",
+			 (int)pid, de->d_name, file);
+		sum += bc_file_num(path, key);
+	}
+	closedir(dir);
+	return sum;
+}
+
+/**
  * bc_cpu_ns() - CPU time a process has used so far (schedstat)
- * @pid:	process, 0 for this one
+ * @pid:	process, 0 for this thread
  *
  * Return: nanoseconds, 0 if unknown
  */
 static uint64_t bc_cpu_ns(pid_t pid)
 {
-	unsigned long long ns = 0;
-	char path[64];
-	FILE *f;
-
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-	else
-		snprintf(path, sizeof(path), "/proc/thread-self/schedstat");
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &ns) != 1)
-		ns = 0;
-	fclose(f);
-	return ns;
+	return bc_task_sum(pid, "schedstat", NULL);
 }
 
 /**
  * bc_csw() - context switches of a process so far
  * @pid:	process
  *
- * Return: voluntary + involuntary switches, 0 if unknown
+ * Return: voluntary + involuntary switches of all its threads, 0 if unknown
  */
 static uint64_t bc_csw(pid_t pid)
 {
-	char path[64], line[128];
-	uint64_t sum = 0;
-	unsigned long long v;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
-		    sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
-			sum += v;
-	}
-	fclose(f);
-	return sum;
+	return bc_task_sum(pid, "status", "voluntary_ctxt_switches:") +
+	       bc_task_sum(pid, "status", "nonvoluntary_ctxt_switches:");
 }
 
 /**

@@ -174,7 +174,12 @@ class Bench:
         os.sched_setaffinity(0, cpus)
         for srv in self.servers:
             if srv.proc and srv.proc.poll() is None:
-                os.sched_setaffinity(srv.pid, cpus)
+                # Every thread: cusetap serves clones on one per CPU
+                for tid in os.listdir(f"/proc/{srv.pid}/task"):
+                    try:
+                        os.sched_setaffinity(int(tid), cpus)
+                    except ProcessLookupError:
+                        pass
 
     # --- running benchclient ------------------------------------------------
 
