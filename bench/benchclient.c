@@ -199,8 +199,9 @@ static uint64_t bc_file_num(const char *path, const char *key)
  * @file:	file under /proc/PID/task/TID/ holding it
  * @key:	as for bc_file_num()
  *
- * The server may run several threads (cusetap serves clones on one per
- * CPU): its cost is all of theirs.
+ * The server may run several threads: its cost is all of theirs. A thread
+ * that exits takes its counts with it, so a later sum can be smaller
+ * (bc_since()).
  *
  * Return: the sum, 0 if unknown
  */
@@ -228,6 +229,18 @@ static uint64_t bc_task_sum(pid_t pid, const char *file, const char *key)
 	}
 	closedir(dir);
 	return sum;
+}
+
+/**
+ * bc_since() - how much a counter grew, 0 if it shrank
+ * @now:	its value now
+ * @then:	its value at the start
+ *
+ * Return: @now - @then, never wrapped around
+ */
+static uint64_t bc_since(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
 }
 
 /**
@@ -480,8 +493,8 @@ static int bc_timed(const struct bc_opts *o, struct bc_client *c, bc_op op,
 	bc_rx_stats(c, &rxf1, &rxb1);
 	r->cpu_ns = bc_cpu_ns(0) - cpu0;
 	if (o->server_pid) {
-		r->srv_cpu_ns = bc_cpu_ns(o->server_pid) - srv0;
-		r->srv_csw = bc_csw(o->server_pid) - csw0;
+		r->srv_cpu_ns = bc_since(bc_cpu_ns(o->server_pid), srv0);
+		r->srv_csw = bc_since(bc_csw(o->server_pid), csw0);
 	}
 	r->frames = n;
 	r->secs = t - start;
