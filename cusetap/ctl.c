@@ -56,6 +56,8 @@ ctl_printf(struct ctl_out *o, const char *fmt, ...)
 	int n;
 
 	for (;;) {
+		char *grown;
+
 		va_start(ap, fmt);
 		n = vsnprintf(o->buf ? o->buf + o->len : NULL,
 			      o->buf ? o->cap - o->len : 0, fmt, ap);
@@ -66,12 +68,13 @@ ctl_printf(struct ctl_out *o, const char *fmt, ...)
 			o->len += n;
 			return;
 		}
-		o->cap = (o->cap + n + 1) * 2;
-		o->buf = realloc(o->buf, o->cap);
-		if (!o->buf) {
-			o->oom = true;
+		grown = realloc(o->buf, (o->cap + n + 1) * 2);
+		if (!grown) {
+			o->oom = true;	/* o->buf is freed with the answer */
 			return;
 		}
+		o->buf = grown;
+		o->cap = (o->cap + n + 1) * 2;
 	}
 }
 
