@@ -421,6 +421,27 @@ def proc_blocked_in_read(pid):
     return True
 
 
+def fork_child(body):
+    """Fork; the child runs body() and exits, never returning into pytest.
+
+    The child gets the default SIGTERM and SIGALRM back and no pending
+    alarm, so a test's timers cannot fire in it. It exits 0 when body()
+    returns, 1 when it raises. Return the child's pid.
+    """
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            body()
+            status = 0
+        finally:
+            os._exit(status)
+    return pid
+
+
 class BlockedReader:
     """A forked child that reads once from @fd and reports the outcome.
 
@@ -429,24 +450,17 @@ class BlockedReader:
 
     def __init__(self, fd, bufsize=65536):
         rfd, wfd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child: never return into pytest
-            status = 0
+
+        def child():
+            os.close(rfd)
             try:
-                os.close(rfd)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGALRM, signal.SIG_DFL)
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                try:
-                    data = os.read(fd, bufsize)
-                    msg = f"data {len(data)}\n"
-                except OSError as e:
-                    msg = f"errno {e.errno}\n"
-                os.write(wfd, msg.encode())
-            except BaseException:
-                status = 1
-            finally:
-                os._exit(status)
+                data = os.read(fd, bufsize)
+                msg = f"data {len(data)}\n"
+            except OSError as e:
+                msg = f"errno {e.errno}\n"
+            os.write(wfd, msg.encode())
+
+        pid = fork_child(child)
         os.close(wfd)
         self.pid = pid
         self.rfd = rfd

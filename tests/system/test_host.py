@@ -66,29 +66,22 @@ class AsUser:
     def __init__(self, uid, gid, groups, body):
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child: never return into pytest
-            status = 0
+
+        def child():
+            os.close(p2c_w)
+            os.close(c2p_r)
+            self.rfd, self.wfd, self.buf = p2c_r, c2p_w, b""
             try:
-                os.close(p2c_w)
-                os.close(c2p_r)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGALRM, signal.SIG_DFL)
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                self.rfd, self.wfd, self.buf = p2c_r, c2p_w, b""
-                try:
-                    os.setgroups(groups)
-                    os.setgid(gid)
-                    os.setuid(uid)
-                    body(self)
-                except OSError as e:
-                    self.send({"errno": e.errno, "error": str(e)})
-                except AssertionError as e:
-                    self.send({"error": str(e)})
-            except BaseException:
-                status = 1
-            finally:
-                os._exit(status)
+                os.setgroups(groups)
+                os.setgid(gid)
+                os.setuid(uid)
+                body(self)
+            except OSError as e:
+                self.send({"errno": e.errno, "error": str(e)})
+            except AssertionError as e:
+                self.send({"error": str(e)})
+
+        pid = taputil.fork_child(child)
         os.close(p2c_r)
         os.close(c2p_w)
         self.pid, self.rfd, self.wfd, self.buf = pid, c2p_r, p2c_w, b""

@@ -121,17 +121,12 @@ def _group_client(clone_node, report):
 
 def test_sigio_to_own_process_group(daemon):
     rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: never return into pytest
-        status = 1
-        try:
-            os.close(rfd)
-            signal.signal(signal.SIGALRM, signal.SIG_DFL)
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            _group_client(daemon.clone_node, wfd)
-            status = 0
-        finally:
-            os._exit(status)
+
+    def child():
+        os.close(rfd)
+        _group_client(daemon.clone_node, wfd)
+
+    pid = taputil.fork_child(child)
     os.close(wfd)
     try:
         with os.fdopen(rfd, "r") as report:
