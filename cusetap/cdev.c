@@ -10,8 +10,16 @@
  * and each request read is given to fuse_session_process_buf(). While
  * requests keep coming, the next ones are taken with plain non-blocking
  * reads (CDEV_READ_BUDGET); the posted read is what the node sleeps on.
- * Replies are written synchronously by libfuse (a write to /dev/cuse never
- * blocks).
+ * The cloner's session is read by loop 0, each unit node's by the loop its
+ * unit number picks (loop_for()), so that clients of different units
+ * opened by name are served by different threads.
+ *
+ * Replies are written by libfuse through cdev_io_writev() (a write to
+ * /dev/cuse never blocks). Answers to reads and writes, the frames, are
+ * written once the loop lets go of the model lock (loop_reply()); every
+ * other reply is written at once, because what follows depends on it: an
+ * open's answer says whether the opener still waits, CUSE_INIT's answer
+ * makes the node appear.
  *
  * A CUSE device appears when its session answers CUSE_INIT, and disappears
  * when its file descriptor is closed; the node is freed only once its
@@ -79,11 +87,13 @@ struct cdev_node;
  * @node:	session
  * @buf:	request buffer, CDEV_BUF_SIZE bytes
  * @reading:	a read into @buf is in flight
+ * @ring:	the loop it is in flight on
  */
 struct cdev_slot {
 	struct cdev_node *node;
 	uint8_t *buf;
 	bool reading;
+	struct loop *ring;
 };
 
 /**
@@ -92,6 +102,7 @@ struct cdev_slot {
  * @cc:		context
  * @se:		libfuse session, which owns @fd
  * @fd:		/dev/cuse file descriptor
+ * @loop:	the loop that reads it, once its thread runs
  * @unit:	unit whose node this is, NULL for the cloner (or once deleted)
  * @mem:	request buffers of all slots, mapped lazily
  * @nslots:	number of posted reads
@@ -117,6 +128,7 @@ struct cdev_node {
 	struct cdev_ctx *cc;
 	struct fuse_session *se;
 	int fd;
+	struct loop *loop;
 	struct tapdev_unit *unit;
 	uint8_t *mem;
 	unsigned nslots;
@@ -136,6 +148,9 @@ struct cdev_node {
 
 static void cdev_node_free(struct cdev_node *n);
 static void cdev_start_deferred(struct cdev_ctx *cc);
+
+/* The reply being sent is a frame's or a write's: loop_reply() it */
+static __thread bool cdev_deferring;
 
 /**
  * cdev_file() - the device model's open file behind a CUSE file
@@ -351,10 +366,12 @@ static void cdev_write(fuse_req_t req, const char *buf, size_t size,
 {
 	ssize_t n = tapdev_write(cdev_file(fi), buf, size);
 
+	cdev_deferring = true;
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else
 		fuse_reply_write(req, n);
+	cdev_deferring = false;
 }
 
 static void cdev_release(fuse_req_t req, struct fuse_file_info *fi)
@@ -448,6 +465,8 @@ static const struct cuse_lowlevel_ops cdev_ops = {
 static ssize_t cdev_io_writev(int fd, struct iovec *iov, int count,
 			      void *userdata)
 {
+	if (cdev_deferring)
+		return loop_reply(fd, iov, count);
 	return writev(fd, iov, count);
 }
 
@@ -478,8 +497,10 @@ static const struct fuse_custom_io cdev_io = {
 static void cdev_post_read(struct cdev_slot *sl)
 {
 	struct cdev_node *n = sl->node;
-	struct io_uring_sqe *sqe = loop_sqe(n->cc->loop, LOOP_CUSE_READ, sl);
+	struct io_uring_sqe *sqe;
 
+	sl->ring = loop_serving(n->loop);
+	sqe = loop_sqe(sl->ring, LOOP_CUSE_READ, sl);
 	io_uring_prep_read(sqe, n->fd, sl->buf, CDEV_BUF_SIZE, 0);
 	sl->reading = true;
 	n->reading++;
@@ -505,6 +526,7 @@ static void cdev_node_free(struct cdev_node *n)
 		n->cc->cloner = NULL;
 	if (n->file)
 		tapdev_close(n->file);	/* its unit is gone already */
+	loop_quiesce();		/* no answer left for the fd we close */
 	if (n->se)
 		fuse_session_destroy(n->se);	/* closes n->fd */
 	else if (n->fd >= 0)
@@ -537,7 +559,7 @@ static void cdev_node_del(struct cdev_node *n)
 
 		for (i = 0; i < n->nslots; i++) {
 			if (n->slots[i].reading)
-				loop_cancel(n->cc->loop, LOOP_CUSE_READ,
+				loop_cancel(n->slots[i].ring, LOOP_CUSE_READ,
 					    &n->slots[i]);
 		}
 	} else if (!n->dispatching) {
@@ -626,6 +648,7 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 		return -ENOMEM;
 	n->cc = cc;
 	n->fd = -1;
+	n->loop = unit ? loop_for(unit->num) : cc->loop;
 	n->unit = unit;
 	n->cloner = !unit;
 	snprintf(n->name, sizeof(n->name), "%s", name);
@@ -704,10 +727,15 @@ void cdev_on_read(void *obj, int res)
 		tapdev_reap(n->cc->tap);
 		if (!--budget || n->dying || n->quiet)
 			break;
-		/* The client's next request is usually there already */
+		/*
+		 * The client's next request is usually there already, once
+		 * our answer is out; dispatching keeps the node meanwhile
+		 */
+		loop_unlock();
 		res = read(n->fd, sl->buf, CDEV_BUF_SIZE);
 		if (res < 0)
 			res = -errno;
+		loop_lock();
 	}
 	if (res < 0 && res != -EAGAIN && res != -EINTR &&
 		   res != -ECANCELED && !n->dying) {
@@ -760,12 +788,16 @@ static void cdev_node_remove(void *host, struct tapdev_unit *u)
 
 static void cdev_reply_data(void *req, const void *buf, size_t len)
 {
+	cdev_deferring = true;
 	fuse_reply_buf(req, buf, len);
+	cdev_deferring = false;
 }
 
 static void cdev_reply_err(void *req, int err)
 {
+	cdev_deferring = true;
 	fuse_reply_err(req, err);
+	cdev_deferring = false;
 }
 
 static void cdev_poll_wake(void *ph)

@@ -1,18 +1,44 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * loop.c - the io_uring event loop
+ * loop.c - the io_uring event loops
  *
- * One thread, one ring. Reads of every /dev/cuse session and every kernel
- * TAP stay posted; the rtnetlink socket is polled; signals arrive through a
- * signalfd read. A completion is dispatched on its tag; an object with a
- * submission in flight is only freed by its own handler, once the
- * completion (or cancellation) has arrived, so no completion ever points to
- * freed memory.
+ * Reads of every /dev/cuse session and every kernel TAP stay posted; the
+ * rtnetlink socket is polled; signals arrive through a signalfd read. A
+ * completion is dispatched on its tag; an object with a submission in
+ * flight is only freed by its own handler, once the completion (or
+ * cancellation) has arrived, so no completion ever points to freed memory.
+ *
+ * Threads
+ *
+ * Every frame is a synchronous round trip between a client and the thread
+ * that reads its CUSE session, so one thread serves one round trip at a
+ * time. Sessions are the unit of parallelism: each unit's node has its
+ * own /dev/cuse connection (every clone shares the cloner's, which cannot
+ * be split: FUSE_DEV_IOC_CLONE is refused on /dev/cuse). So there is one
+ * loop per thread (loop 0 is the main thread's, with the signals, the
+ * control socket, rtnetlink and the cloner), unit nodes are spread over
+ * the loops, and each unit's TAP is read on the loop of the session that
+ * opened it.
+ *
+ * The device model is one, under one lock, the model lock: a loop's
+ * thread holds it while it handles completions, and lets go of it only to
+ * sleep on its ring, to read a client's next request, and to write the
+ * answers it queued meanwhile (struct outbox: writing an answer wakes a
+ * client, which on a busy CPU runs first; no other thread should wait for
+ * that). Whoever holds the lock may queue submissions on any ring: a loop
+ * publishes what it queued before it lets go, and a thread that queued on
+ * another loop's ring submits it before it lets go. Only a ring's own
+ * thread reaps its completions. Until a loop's thread runs (they start
+ * once privileges are dropped, and inherit the confinement), loop 0
+ * serves in its place (loop_serving()).
  */
 #include <assert.h>
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/uio.h>
 
 #include "cdev.h"
 #include "ctl.h"
@@ -26,6 +52,9 @@
 #define LOOP_PTR_MASK	((UINT64_C(1) << LOOP_TAG_SHIFT) - 1)
 
 typedef void (*loop_fn)(void *obj, int res);
+
+/* Bytes of answers a loop's thread holds before writing them itself */
+#define LOOP_OUTBOX_SIZE	(64 * 1024)
 
 static const char *const loop_tag_names[] = {
 	"cuse read", "tap read", "tap write", "rtnl poll", "scan timer",
@@ -59,6 +88,32 @@ static const loop_fn loop_handlers[] = {
 static_assert(ARRAY_SIZE(loop_handlers) == LOOP_NTAGS,
 	      "loop_handlers must handle every tag");
 
+/* Every loop, by id; loop_all[0] is the main thread's */
+static struct loop *loop_all[LOOP_MAX];
+static unsigned loop_count;
+
+/*
+ * The model lock (see the top of this file). Adaptive: a waiter spins a
+ * little before it sleeps, since the holder usually runs on another CPU
+ * and lets go within microseconds, where a sleep and a wakeup across CPUs
+ * cost more (with four clients on two threads, time spent waiting for it
+ * fell by a third).
+ */
+static pthread_mutex_t loop_model_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+/*
+ * Held for reading by a thread whose outbox holds answers, from the first
+ * one queued to the end of their writing; taken for writing by
+ * loop_quiesce() before a /dev/cuse file is closed, so that no answer
+ * queued for it goes to a file that took its number since.
+ */
+static pthread_rwlock_t loop_reply_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+/* The calling thread's loop, and whether it holds the model lock */
+static __thread struct loop *loop_mine;
+static __thread bool loop_holding_lock;
+/* Loops of other threads on whose rings this thread queued submissions */
+static __thread uint32_t loop_foreign;
+
 /**
  * loop_init() - create the ring
  * @l:		loop
@@ -72,13 +127,25 @@ int loop_init(struct loop *l, unsigned entries)
 	struct io_uring_params p;
 	int ret;
 
+	if (loop_count == LOOP_MAX)
+		return -EMFILE;
 	memset(l, 0, sizeof(*l));
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_CQSIZE;
 	p.cq_entries = entries * 8;
 	ret = io_uring_queue_init_params(entries, &l->ring, &p);
-	l->ready = ret == 0;
-	return ret;
+	if (ret)
+		return ret;
+	ret = outbox_init(&l->out, LOOP_OUTBOX_SIZE);
+	if (ret) {
+		io_uring_queue_exit(&l->ring);
+		return ret;
+	}
+	l->ready = true;
+	l->id = loop_count;
+	l->running = l->id == 0;
+	loop_all[loop_count++] = l;
+	return 0;
 }
 
 /**
@@ -87,9 +154,14 @@ int loop_init(struct loop *l, unsigned entries)
  */
 void loop_fini(struct loop *l)
 {
-	if (l->ready)
-		io_uring_queue_exit(&l->ring);
+	if (!l->ready)
+		return;
+	io_uring_queue_exit(&l->ring);
+	outbox_fini(&l->out);
 	l->ready = false;
+	loop_all[l->id] = NULL;
+	if (l->id == loop_count - 1)
+		loop_count--;
 }
 
 /**
@@ -112,6 +184,8 @@ struct io_uring_sqe *loop_sqe(struct loop *l, enum loop_tag tag, void *obj)
 	io_uring_sqe_set_data64(sqe, (uint64_t)tag << LOOP_TAG_SHIFT |
 				     ((uintptr_t)obj & LOOP_PTR_MASK));
 	l->inflight++;
+	if (l != loop_self())
+		loop_foreign |= 1u << l->id;
 	return sqe;
 }
 
@@ -175,6 +249,23 @@ void loop_submit(struct loop *l)
 }
 
 /**
+ * loop_submit_all() - issue what is queued on every ring, without waiting
+ *
+ * For an order that must hold across threads: a frame queued on another
+ * loop's ring is in the kernel when this returns, ahead of what the
+ * caller does next (a carrier change, a close).
+ */
+void loop_submit_all(void)
+{
+	unsigned i;
+
+	for (i = 0; i < loop_count; i++) {
+		if (loop_all[i] && loop_all[i]->ready)
+			io_uring_submit(&loop_all[i]->ring);
+	}
+}
+
+/**
  * loop_hold() - work is held back for a batch: run the idle hook before
  *		 the loop next sleeps
  * @l:		loop
@@ -212,8 +303,147 @@ static void loop_dispatch(struct loop *l)
 }
 
 /**
+ * loop_self() - the calling thread's loop
+ *
+ * Return: its loop; loop 0 for a thread that runs none (start-up, exit)
+ */
+struct loop *loop_self(void)
+{
+	return loop_mine ? loop_mine : loop_all[0];
+}
+
+/**
+ * loop_for() - the loop a new session is given
+ * @hint:	a number that spreads sessions evenly (a unit's number)
+ *
+ * Return: a loop
+ */
+struct loop *loop_for(unsigned hint)
+{
+	struct loop *l = loop_all[hint % loop_count];
+
+	return l ? l : loop_all[0];
+}
+
+/**
+ * loop_serving() - the loop that reads for @home now
+ * @home:	the loop a session or TAP belongs to
+ *
+ * Return: @home once its thread runs, loop 0 until then
+ */
+struct loop *loop_serving(struct loop *home)
+{
+	return home && home->running ? home : loop_all[0];
+}
+
+/**
+ * loop_lock() - take the model lock
+ */
+void loop_lock(void)
+{
+	pthread_mutex_lock(&loop_model_lock);
+	loop_holding_lock = true;
+}
+
+/**
+ * loop_unlock() - submit what was queued on other threads' rings, release
+ *		   the model lock, then write the answers queued meanwhile
+ */
+void loop_unlock(void)
+{
+	struct loop *l = loop_self();
+
+	while (loop_foreign) {
+		unsigned id = (unsigned)__builtin_ctz(loop_foreign);
+
+		loop_foreign &= loop_foreign - 1;
+		if (loop_all[id])
+			io_uring_submit(&loop_all[id]->ring);
+	}
+	loop_holding_lock = false;
+	pthread_mutex_unlock(&loop_model_lock);
+	if (l->out.nmsgs) {
+		outbox_flush(&l->out);
+		pthread_rwlock_unlock(&loop_reply_lock);
+	}
+}
+
+/**
+ * loop_reply() - write a message to /dev/cuse once the lock is released
+ * @fd:		/dev/cuse
+ * @iov:	message
+ * @count:	iovec count
+ *
+ * Without the model lock (start-up, exit) it is written at once.
+ *
+ * Return: its length, as writev(2)
+ */
+ssize_t loop_reply(int fd, const struct iovec *iov, int count)
+{
+	struct loop *l = loop_self();
+	ssize_t ret;
+
+	if (!loop_holding_lock)
+		return writev(fd, iov, count);
+	if (!l->out.nmsgs)
+		pthread_rwlock_rdlock(&loop_reply_lock);
+	ret = outbox_put(&l->out, fd, iov, count);
+	if (!l->out.nmsgs)		/* too large to hold: written already */
+		pthread_rwlock_unlock(&loop_reply_lock);
+	return ret;
+}
+
+/**
+ * loop_quiesce() - no answer is waiting to be written any more
+ *
+ * Called with the model lock, before a /dev/cuse file is closed: other
+ * threads may still be writing answers they queued for it before they let
+ * go of the lock. They queue no new ones while we hold it.
+ */
+void loop_quiesce(void)
+{
+	struct loop *l = loop_self();
+
+	if (l->out.nmsgs) {
+		outbox_flush(&l->out);
+		pthread_rwlock_unlock(&loop_reply_lock);
+	}
+	pthread_rwlock_wrlock(&loop_reply_lock);
+	pthread_rwlock_unlock(&loop_reply_lock);
+}
+
+/**
+ * loop_enter() - submit what is queued, and wait for completions
+ * @l:		the caller's loop, model lock held
+ * @wait:	completions to wait for, 0 or 1
+ *
+ * What is queued is published under the lock (another thread may queue
+ * more meanwhile: liburing's own submission would race with it); the
+ * system call that submits it (and sleeps) runs without the lock.
+ *
+ * Return: as io_uring_enter()
+ */
+static int loop_enter(struct loop *l, unsigned wait)
+{
+	struct io_uring_sq *sq = &l->ring.sq;
+	unsigned tail = sq->sqe_tail, pending;
+	int ret;
+
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		io_uring_smp_store_release(sq->ktail, tail);
+	}
+	pending = tail - io_uring_smp_load_acquire(sq->khead);
+	loop_unlock();
+	ret = io_uring_enter(l->ring.ring_fd, pending, wait,
+			     wait ? IORING_ENTER_GETEVENTS : 0, NULL);
+	loop_lock();
+	return ret;
+}
+
+/**
  * loop_run() - run until loop.stop is set
- * @l:		loop
+ * @l:		loop, of the calling thread
  *
  * While work is held back (loop_hold()), what is queued is submitted first
  * without waiting: a busy loop finds completions ready and goes on, still
@@ -221,15 +451,21 @@ static void loop_dispatch(struct loop *l)
  * work, and the loop waits. Otherwise one io_uring_enter() submits and
  * waits.
  *
+ * The model lock is held throughout, except while waiting.
+ *
  * Return: 0, or -errno if waiting on the ring failed
  */
 int loop_run(struct loop *l)
 {
+	int err = 0;
+
+	loop_mine = l;
+	loop_lock();
 	while (!l->stop) {
 		int ret = 0;
 
 		if (l->holding) {
-			ret = io_uring_submit(&l->ring);
+			ret = loop_enter(l, 0);
 			if (ret >= 0 && !io_uring_cq_ready(&l->ring)) {
 				l->holding = false;
 				if (l->idle)
@@ -237,48 +473,120 @@ int loop_run(struct loop *l)
 			}
 		}
 		if (!l->holding)
-			ret = io_uring_submit_and_wait(&l->ring, 1);
+			ret = loop_enter(l, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
 		    ret != -EBUSY) {
-			log_err("loop: io_uring_enter: %s", strerror(-ret));
-			return ret;
+			log_err("loop %u: io_uring_enter: %s", l->id,
+				strerror(-ret));
+			err = ret;
+			break;
 		}
 		loop_dispatch(l);
 		if (l->after)
 			l->after(l->after_arg);
 	}
+	loop_unlock();
+	loop_mine = NULL;
+	return err;
+}
+
+/**
+ * loop_thread() - body of a loop's thread
+ * @arg:	loop
+ *
+ * Return: NULL
+ */
+static void *loop_thread(void *arg)
+{
+	struct loop *l = arg;
+	sigset_t all;
+
+	/* Signals are the main thread's business (its signalfd) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	if (loop_run(l))
+		log_err("loop %u stopped: sessions on it are no longer served",
+			l->id);
+	return NULL;
+}
+
+/**
+ * loop_start() - give a loop its own thread
+ * @l:		loop other than 0, model lock held
+ *
+ * From now on sessions and TAPs of this loop are read here: each one's
+ * next read is posted on this ring.
+ *
+ * Return: 0, -errno
+ */
+int loop_start(struct loop *l)
+{
+	int ret = pthread_create(&l->thread, NULL, loop_thread, l);
+
+	if (ret)
+		return -ret;
+	l->running = true;
 	return 0;
 }
 
 /**
- * loop_drain() - wait until every submission has completed
- * @l:		loop
+ * loop_join() - stop a loop's thread and wait for it
+ * @l:		loop, not the caller's; model lock not held
+ *
+ * A no-op submission wakes it up to see @stop. What is still in flight
+ * on its ring is reaped by loop_drain() afterwards.
+ */
+void loop_join(struct loop *l)
+{
+	if (!l->running || l->id == 0)
+		return;
+	loop_lock();
+	l->stop = true;
+	io_uring_prep_nop(loop_sqe(l, LOOP_CANCEL, NULL));
+	loop_unlock();
+	pthread_join(l->thread, NULL);
+	l->running = false;
+}
+
+/**
+ * loop_drain() - wait until every submission of every loop has completed
  * @timeout_ms:	give up after this long
  *
- * Used at exit, after everything was cancelled, so that no file is still
- * held by the ring when it is closed.
+ * Used at exit, on the main thread once the others have stopped, after
+ * everything was cancelled, so that no file is still held by a ring when
+ * it is closed. A completion on one ring may queue work on another.
  *
  * Return: 0, -ETIMEDOUT
  */
-int loop_drain(struct loop *l, unsigned timeout_ms)
+int loop_drain(unsigned timeout_ms)
 {
 	struct timespec start, now;
-
-	if (!l->ready)
-		return 0;
+	unsigned inflight;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (l->inflight) {
-		struct __kernel_timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
-		struct io_uring_cqe *cqe;
+	for (;;) {
+		unsigned i;
 
-		io_uring_submit(&l->ring);
-		io_uring_wait_cqe_timeout(&l->ring, &cqe, &ts);
-		loop_dispatch(l);
+		inflight = 0;
+		for (i = 0; i < loop_count; i++) {
+			struct loop *l = loop_all[i];
+			struct __kernel_timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+			struct io_uring_cqe *cqe;
+
+			if (!l || !l->ready || !l->inflight)
+				continue;
+			io_uring_submit(&l->ring);
+			io_uring_wait_cqe_timeout(&l->ring, &cqe, &ts);
+			loop_lock();	/* handlers run with it, always */
+			loop_dispatch(l);
+			loop_unlock();
+			inflight += l->inflight;
+		}
+		if (!inflight)
+			return 0;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - start.tv_sec) * 1000 +
 		    (now.tv_nsec - start.tv_nsec) / 1000000 > timeout_ms)
 			return -ETIMEDOUT;
 	}
-	return 0;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * loop.h - the one io_uring event loop that owns every file descriptor
+ * loop.h - io_uring event loops, one per thread, over one device model
  *
  * Each submission carries a tagged 64-bit user_data: the tag (top byte)
  * says which module's handler gets the completion, the rest is a pointer
@@ -9,9 +9,15 @@
 #ifndef CUSETAP_LOOP_H
 #define CUSETAP_LOOP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <liburing.h>
+
+#include "outbox.h"
+
+/* Loops at most: one per CPU is the most that pays */
+#define LOOP_MAX	16
 
 enum loop_tag {
 	LOOP_CUSE_READ,		/* a request read from a /dev/cuse session */
@@ -39,6 +45,10 @@ enum loop_tag {
  *		place to issue work held back for a batch
  * @idle_arg:	argument for @idle
  * @holding:	loop_hold() was called
+ * @id:		index among the loops; 0 is the main thread's
+ * @running:	its thread serves it (always true of loop 0)
+ * @thread:	that thread, for loops other than 0
+ * @out:	replies its thread writes once it lets go of the model lock
  */
 struct loop {
 	struct io_uring ring;
@@ -50,6 +60,10 @@ struct loop {
 	void (*idle)(void *arg);
 	void *idle_arg;
 	bool holding;
+	unsigned id;
+	bool running;
+	pthread_t thread;
+	struct outbox out;
 };
 
 int loop_init(struct loop *l, unsigned entries);
@@ -60,8 +74,20 @@ struct io_uring_sqe *loop_sqe_linked(struct loop *l, enum loop_tag tag,
 void loop_link(struct io_uring_sqe *sqe);
 void loop_cancel(struct loop *l, enum loop_tag tag, void *obj);
 void loop_submit(struct loop *l);
+void loop_submit_all(void);
 void loop_hold(struct loop *l);
 int loop_run(struct loop *l);
-int loop_drain(struct loop *l, unsigned timeout_ms);
+int loop_drain(unsigned timeout_ms);
+
+struct loop *loop_self(void);
+struct loop *loop_for(unsigned hint);
+struct loop *loop_serving(struct loop *home);
+int loop_start(struct loop *l);
+void loop_join(struct loop *l);
+
+void loop_lock(void);
+void loop_unlock(void);
+ssize_t loop_reply(int fd, const struct iovec *iov, int count);
+void loop_quiesce(void);
 
 #endif /* CUSETAP_LOOP_H */

@@ -5,12 +5,15 @@
  * Checks that the host can do what is asked (CUSE, /dev/net/tun, io_uring)
  * and says what to do when it cannot, starts every device, announces
  * readiness (pidfile, systemd, the waiting parent) once every node can be
- * opened, drops what privileges it no longer needs, then runs the event
- * loop until SIGTERM or SIGINT. On the way out every parked read is
- * answered, every node and every interface the daemon created is removed.
+ * opened, drops what privileges it no longer needs, starts the other
+ * threads' event loops (so that they inherit the confinement), then runs
+ * its own until SIGTERM or SIGINT. On the way out the other threads stop
+ * first; every parked read is answered, every node and every interface the
+ * daemon created is removed.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -36,7 +39,8 @@
 /**
  * struct daemon - everything the daemon runs
  * @opt:	command line
- * @loop:	event loop
+ * @loops:	event loops, one per thread; [0] is the main thread's
+ * @nloops:	how many
  * @kt:		kernel TAP backend, shared by every device
  * @devs:	devices, one per opt.devs
  * @ready_fd:	pipe to the parent waiting for readiness, -1 in foreground
@@ -47,7 +51,8 @@
  */
 struct daemon {
 	struct options opt;
-	struct loop loop;
+	struct loop loops[OPT_MAX_THREADS];
+	unsigned nloops;
 	struct ktap kt;
 	struct device devs[OPT_MAX_DEVICES];
 	int ready_fd;
@@ -139,7 +144,7 @@ static void main_raise_nofile(void)
  */
 static void main_post_signal_read(struct daemon *d)
 {
-	struct io_uring_sqe *sqe = loop_sqe(&d->loop, LOOP_SIGNAL, d);
+	struct io_uring_sqe *sqe = loop_sqe(&d->loops[0], LOOP_SIGNAL, d);
 
 	io_uring_prep_read(sqe, d->sigfd, &d->si, sizeof(d->si), 0);
 }
@@ -160,7 +165,7 @@ void main_on_signal(void *obj, int res)
 		return;
 	}
 	log_info("signal %u: exiting", d->si.ssi_signo);
-	d->loop.stop = true;
+	d->loops[0].stop = true;
 }
 
 /**
@@ -242,6 +247,26 @@ static void main_idle(void *arg)
 }
 
 /**
+ * main_start_loops() - give every loop but the main one its thread
+ * @d:		daemon, model lock held
+ *
+ * A loop whose thread cannot start is served by the main one instead.
+ */
+static void main_start_loops(struct daemon *d)
+{
+	unsigned i;
+	int ret;
+
+	for (i = 1; i < d->nloops; i++) {
+		ret = loop_start(&d->loops[i]);
+		if (ret)
+			log_warn("cannot start thread %u: %s; the main thread "
+				 "serves its devices", i, strerror(-ret));
+	}
+	log_info("%u thread%s serving", d->nloops, d->nloops > 1 ? "s" : "");
+}
+
+/**
  * main_after() - after each batch of completions: adoption, readiness
  * @arg:	daemon
  */
@@ -258,16 +283,22 @@ static void main_after(void *arg)
 		ready = device_ready(&d->devs[i]);
 	if (ready < 0) {
 		d->status = 1;
-		d->loop.stop = true;
+		d->loops[0].stop = true;
 		return;
 	}
 	if (!ready)
 		return;
 	d->ready = true;
 	/* Whoever waits for readiness finds the daemon already confined */
-	if (priv_drop(d->opt.runas) || main_announce(d)) {
+	if (priv_drop(d->opt.runas)) {
 		d->status = 1;
-		d->loop.stop = true;
+		d->loops[0].stop = true;
+		return;
+	}
+	main_start_loops(d);
+	if (main_announce(d)) {
+		d->status = 1;
+		d->loops[0].stop = true;
 	}
 }
 
@@ -327,20 +358,31 @@ static int main_background(void)
 static int main_setup(struct daemon *d)
 {
 	sigset_t mask;
+	cpu_set_t cpus;
 	unsigned i;
 	int ret;
 
-	ret = loop_init(&d->loop, 256);
-	if (ret) {
-		log_err("io_uring is not available: %s%s", strerror(-ret),
-			ret == -EPERM ? " (check sysctl kernel.io_uring_disabled)"
-				      : "");
-		return -1;
+	d->nloops = d->opt.threads;
+	if (!d->nloops) {
+		d->nloops = 1;
+		if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+			d->nloops = (unsigned)CPU_COUNT(&cpus);
+		if (d->nloops > OPT_MAX_THREADS)
+			d->nloops = OPT_MAX_THREADS;
 	}
-	d->loop.after = main_after;
-	d->loop.after_arg = d;
-	d->loop.idle = main_idle;
-	d->loop.idle_arg = d;
+	for (i = 0; i < d->nloops; i++) {
+		ret = loop_init(&d->loops[i], 256);
+		if (ret) {
+			log_err("io_uring is not available: %s%s",
+				strerror(-ret), ret == -EPERM ?
+				" (check sysctl kernel.io_uring_disabled)" : "");
+			return -1;
+		}
+		d->loops[i].idle = main_idle;
+		d->loops[i].idle_arg = d;
+	}
+	d->loops[0].after = main_after;
+	d->loops[0].after_arg = d;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -357,13 +399,13 @@ static int main_setup(struct daemon *d)
 	}
 	main_post_signal_read(d);
 
-	ret = ktap_init(&d->kt, &d->loop);
+	ret = ktap_init(&d->kt, &d->loops[0]);
 	if (ret) {
 		log_err("rtnetlink: %s", strerror(-ret));
 		return -1;
 	}
 	for (i = 0; i < d->opt.ndevs; i++) {
-		if (device_start(&d->devs[i], &d->opt.devs[i], &d->loop,
+		if (device_start(&d->devs[i], &d->opt.devs[i], &d->loops[0],
 				 &d->kt, d->opt.verbose >= 3))
 			return -1;
 	}
@@ -383,18 +425,22 @@ static void main_teardown(struct daemon *d)
 	unsigned i;
 
 	main_notify("STOPPING=1");
-	if (!d->loop.ready)
+	if (!d->loops[0].ready)
 		return;		/* nothing was started */
+	/* From here on the main thread is the only one, and reaps every ring */
+	for (i = 1; i < d->nloops; i++)
+		loop_join(&d->loops[i]);
 	d->kt.adopt = NULL;
 	ktap_stop(&d->kt);
 	for (i = 0; i < d->opt.ndevs; i++)
 		device_stop(&d->devs[i]);
 	if (d->sigfd >= 0)
-		loop_cancel(&d->loop, LOOP_SIGNAL, d);
-	if (loop_drain(&d->loop, 5000))
+		loop_cancel(&d->loops[0], LOOP_SIGNAL, d);
+	if (loop_drain(5000))
 		log_warn("exit: some I/O did not complete");
 	ktap_fini(&d->kt);
-	loop_fini(&d->loop);
+	for (i = d->nloops; i-- > 0;)
+		loop_fini(&d->loops[i]);
 	if (d->opt.pidfile && d->ready && unlink(d->opt.pidfile) < 0)
 		log_debug("pidfile %s: %s", d->opt.pidfile, strerror(errno));
 }
@@ -430,7 +476,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (main_setup(&d) == 0)
-		loop_run(&d.loop);
+		loop_run(&d.loops[0]);
 	else
 		d.status = 1;
 	main_teardown(&d);

@@ -34,6 +34,8 @@ static void opt_usage(FILE *f)
 "      --pidfile PATH   write the pid here once every node can be opened\n"
 "      --runas USER     drop to USER (keeping only the capabilities needed)\n"
 "  -v, --verbose        more logging (repeat for debug, thrice for libfuse)\n"
+"      --threads N      threads serving the devices, 1 to 16 (default: one\n"
+"                       per CPU); unit nodes are spread over them\n"
 "  -h, --help           this help\n"
 "      --version        print the version\n"
 "\n"
@@ -282,7 +284,8 @@ static int opt_finish_device(struct opt_device *d)
 int opt_parse(struct options *o, int argc, char **argv)
 {
 	enum { O_DEVNAME = 256, O_ABI, O_PIDFILE, O_UNITS, O_VMNET, O_UP,
-	       O_OWNER, O_GROUP, O_MODE, O_DEVICE, O_RUNAS, O_VERSION };
+	       O_OWNER, O_GROUP, O_MODE, O_DEVICE, O_RUNAS, O_VERSION,
+	       O_THREADS };
 	static const struct option opts[] = {
 		{ "foreground",	no_argument,		NULL, 'f' },
 		{ "devname",	required_argument,	NULL, O_DEVNAME },
@@ -297,6 +300,7 @@ int opt_parse(struct options *o, int argc, char **argv)
 		{ "device",	required_argument,	NULL, O_DEVICE },
 		{ "runas",	required_argument,	NULL, O_RUNAS },
 		{ "verbose",	no_argument,		NULL, 'v' },
+		{ "threads",	required_argument,	NULL, O_THREADS },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -336,6 +340,18 @@ int opt_parse(struct options *o, int argc, char **argv)
 		case O_RUNAS:
 			o->runas = optarg;
 			break;
+		case O_THREADS: {
+			long n;
+
+			ret = opt_number("--threads", optarg, 10, OPT_MAX_THREADS,
+					 &n);
+			if (!ret && !n) {
+				log_err("--threads: at least 1");
+				ret = -1;
+			}
+			o->threads = (unsigned)n;
+			break;
+		}
 		case O_DEVNAME:
 			base.cfg.devname = optarg;
 			break;

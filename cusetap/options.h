@@ -9,6 +9,8 @@
 #include "tapdev.h"
 
 #define OPT_MAX_DEVICES	16
+/* Threads at most, each with its own event loop (LOOP_MAX) */
+#define OPT_MAX_THREADS	16
 
 /**
  * struct opt_device - one BSD device to serve
@@ -29,6 +31,8 @@ struct opt_device {
  * @pidfile:	written at readiness, or NULL
  * @runas:	user to run as after setup, or NULL
  * @verbose:	-v count
+ * @threads:	threads serving the devices, each with its own event loop;
+ *		0 for one per CPU the daemon may run on
  * @devs:	devices, at least one
  * @ndevs:	number of devices
  */
@@ -37,6 +41,7 @@ struct options {
 	const char *pidfile;
 	const char *runas;
 	int verbose;
+	unsigned threads;
 	struct opt_device devs[OPT_MAX_DEVICES];
 	unsigned ndevs;
 };

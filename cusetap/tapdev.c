@@ -515,6 +515,8 @@ int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u, pid_t pid,
 	memcpy(u->remote_mac, u->link.mac, sizeof(u->remote_mac));
 	if (!c->cfg.vmnet)
 		tapdev_rxq_flush(u);
+	if (c->ns->rx_follow)
+		c->ns->rx_follow(u->port);
 	c->ns->set_carrier(u->port, true);
 	if (c->cfg.up_on_open)
 		c->ns->set_flags(u->port, IFF_UP, IFF_UP);

@@ -49,6 +49,8 @@ struct ns_link {
  *		tapdev_port_released(u) once nothing it started still uses the
  *		unit's buffers (possibly before returning)
  * @rx_kick:	the unit has a free receive buffer again (tapdev_rx_buf)
+ * @rx_follow:	the unit's client is served from the calling thread from
+ *		now on: receive there (optional)
  * @send:	inject one frame, prefixed by the client's virtio-net header
  *		(see @set_vnet_hdr); -errno if it was dropped. The write may
  *		still be in flight on return: the frame's buffer must stay
@@ -76,6 +78,7 @@ struct ns_ops {
 		      struct ns_link *link);
 	void (*destroy)(struct ns_port *p);
 	void (*rx_kick)(struct ns_port *p);
+	void (*rx_follow)(struct ns_port *p);
 	int (*send)(struct ns_port *p, const void *frame, size_t len);
 	int (*set_vnet_hdr)(struct ns_port *p, unsigned len);
 	int (*set_carrier)(struct ns_port *p, bool on);

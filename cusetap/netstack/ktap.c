@@ -86,6 +86,11 @@
  * @ifindex:	interface index
  * @vnet_hdr:	virtio-net header length the client wants (0, 10, 12)
  * @reading:	a read is in flight into the unit's queue
+ * @home:	the loop that should read it: the one serving the unit's
+ *		client (ktap_rx_follow())
+ * @ring:	the loop the read in flight was posted on
+ * @draining:	a plain read of the next frame runs without the model lock
+ *		(ktap_drain_one()): no other read, and the fd stays open
  * @writing:	frames held or in flight (struct ktap_tx)
  * @gone:	the host deleted the interface; ktap_reap() tells the model
  * @dying:	destroyed, waiting for the read to be cancelled
@@ -98,6 +103,9 @@ struct ktap_port {
 	int ifindex;
 	unsigned vnet_hdr;
 	bool reading;
+	struct loop *home;
+	struct loop *ring;
+	bool draining;
 	unsigned writing;
 	bool gone;
 	bool dying;
@@ -141,49 +149,75 @@ static void ktap_post_read(struct ktap_port *p)
 	size_t cap;
 	void *buf;
 
-	if (p->reading || p->dying)
+	if (p->reading || p->draining || p->dying)
 		return;
 	buf = tapdev_rx_buf(p->unit, &cap);
 	if (!buf)
 		return;
-	sqe = loop_sqe(p->kt->loop, LOOP_TAP_READ, p);
+	p->ring = loop_serving(p->home);
+	sqe = loop_sqe(p->ring, LOOP_TAP_READ, p);
 	io_uring_prep_read(sqe, p->fd, buf, cap, 0);
 	p->reading = true;
 }
 
 /**
- * ktap_flush_tx() - issue the frames written so far before changing state
+ * ktap_tx_queue() - queue the writes of one loop's held frames, oldest first
+ * @kt:		backend
+ * @h:		the loop's held frames
+ *
+ * They go out with the calling loop's next submission.
+ */
+static void ktap_tx_queue(struct ktap *kt, struct ktap_held *h)
+{
+	struct loop *l = loop_self();
+	struct ktap_tx *t;
+
+	for (t = h->head; t; t = t->next) {
+		struct io_uring_sqe *sqe = loop_sqe(l, LOOP_TAP_WRITE, t);
+
+		io_uring_prep_write(sqe, t->port->fd, t->buf, t->len, 0);
+	}
+	h->head = NULL;
+	h->tail = &h->head;
+	h->n = 0;
+}
+
+/**
+ * ktap_flush_tx() - put the frames written so far into the kernel before
+ *		     changing state
  * @p:		port
  *
  * A write is answered before its frame is issued; a close or a link
  * change that follows it must not overtake it (the frame would meet a
- * down interface), so pending writes are submitted first.
+ * down interface). Its frames may be held by any loop, or queued on any
+ * ring and not submitted yet (the ring's thread submits once it has let
+ * go of the lock): the queued ones are older, so they go first, then the
+ * held ones, from here.
  */
 static void ktap_flush_tx(struct ktap_port *p)
 {
-	ktap_tx_issue(p->kt);
-	if (p->writing)
-		loop_submit(p->kt->loop);
+	struct ktap *kt = p->kt;
+	unsigned i;
+
+	if (!p->writing)
+		return;
+	loop_submit_all();
+	for (i = 0; i < LOOP_MAX; i++) {
+		if (kt->held[i].n)
+			ktap_tx_queue(kt, &kt->held[i]);
+	}
+	loop_submit(loop_self());
 }
 
 /**
- * ktap_tx_issue() - queue the writes of every held frame, oldest first
+ * ktap_tx_issue() - queue the writes of the calling loop's held frames
  * @kt:		backend
  *
- * They go out with the loop's next submission.
+ * The loop's idle hook: they go out with its next submission.
  */
 void ktap_tx_issue(struct ktap *kt)
 {
-	struct ktap_tx *t;
-
-	for (t = kt->tx_held; t; t = t->next) {
-		struct io_uring_sqe *sqe = loop_sqe(kt->loop, LOOP_TAP_WRITE, t);
-
-		io_uring_prep_write(sqe, t->port->fd, t->buf, t->len, 0);
-	}
-	kt->tx_held = NULL;
-	kt->tx_held_tail = &kt->tx_held;
-	kt->tx_nheld = 0;
+	ktap_tx_queue(kt, &kt->held[loop_self()->id]);
 }
 
 /**
@@ -197,6 +231,7 @@ void ktap_tx_issue(struct ktap *kt)
 static bool ktap_tx_hold(struct ktap_port *p, const void *frame, size_t len)
 {
 	struct ktap *kt = p->kt;
+	struct ktap_held *h = &kt->held[loop_self()->id];
 	unsigned hdr = p->vnet_hdr ? 0 : KTAP_HDR_DEFAULT;
 	struct ktap_tx *t = kt->tx_free;
 
@@ -209,13 +244,13 @@ static bool ktap_tx_hold(struct ktap_port *p, const void *frame, size_t len)
 	t->len = hdr + len;
 	t->port = p;
 	t->next = NULL;
-	*kt->tx_held_tail = t;
-	kt->tx_held_tail = &t->next;
+	*h->tail = t;
+	h->tail = &t->next;
 	p->writing++;
-	if (++kt->tx_nheld == KTAP_TX_BATCH)
-		ktap_tx_issue(kt);
+	if (++h->n == KTAP_TX_BATCH)
+		ktap_tx_queue(kt, h);
 	else
-		loop_hold(kt->loop);
+		loop_hold(loop_self());
 	return true;
 }
 
@@ -227,6 +262,23 @@ static void ktap_port_free(struct ktap_port *p)
 {
 	tapdev_port_released(p->unit);
 	free(p);
+}
+
+/**
+ * ktap_port_end() - close a destroyed port's TAP, free it once idle
+ * @p:		port, dying, not draining
+ *
+ * Closing the fd removes the interface once the ring drops the reference
+ * a posted read holds, which the cancellation does.
+ */
+static void ktap_port_end(struct ktap_port *p)
+{
+	close(p->fd);
+	p->fd = -1;
+	if (p->reading)
+		loop_cancel(p->ring, LOOP_TAP_READ, p);
+	else if (!p->writing)
+		ktap_port_free(p);
 }
 
 /**
@@ -248,6 +300,42 @@ static void ktap_rx(struct ktap_port *p, unsigned len)
 	}
 	if (len > skip)
 		tapdev_rx_done(p->unit, skip, len - skip);
+}
+
+/**
+ * ktap_drain_one() - read the TAP's next queued frame, without the lock
+ * @p:		port
+ * @buf:	the unit's receive buffer
+ * @cap:	its size
+ *
+ * The model lock is let go of for the system call, so that the other
+ * loops' threads go on meanwhile. What may change under our feet: the
+ * port is destroyed (its fd is closed only once we are done), the unit's
+ * queue is junked, or the client changes its header length; the frame is
+ * dropped then, as one that arrived just before would have been.
+ *
+ * Return: frame length, 0 if it was dropped, -errno (-EAGAIN: none queued)
+ */
+static int ktap_drain_one(struct ktap_port *p, void *buf, size_t cap)
+{
+	unsigned hdr = p->vnet_hdr;
+	int res;
+
+	p->draining = true;
+	loop_unlock();
+	res = (int)read(p->fd, buf, cap);
+	if (res < 0)
+		res = -errno;
+	loop_lock();
+	p->draining = false;
+	if (p->dying)
+		return -ECANCELED;
+	if (res > 0 && (tapdev_rx_buf(p->unit, &cap) != buf ||
+			p->vnet_hdr != hdr)) {
+		p->unit->stats.rx_drop++;
+		return 0;
+	}
+	return res;
 }
 
 /**
@@ -273,17 +361,21 @@ void ktap_on_read(void *obj, int res)
 			ktap_port_free(p);
 		return;
 	}
-	while (res > 0) {
+	while (res >= 0) {
 		size_t cap;
 		void *buf;
 
-		ktap_rx(p, (unsigned)res);
+		if (res > 0)
+			ktap_rx(p, (unsigned)res);
 		buf = tapdev_rx_buf(p->unit, &cap);
 		if (!--budget || !buf)
 			break;
-		res = read(p->fd, buf, cap);
-		if (res < 0)
-			res = -errno;
+		res = ktap_drain_one(p, buf, cap);
+	}
+	if (res == -ECANCELED) {
+		/* Destroyed meanwhile: what ktap_destroy() left to us */
+		ktap_port_end(p);
+		return;
 	}
 	if (res < 0 && res != -EAGAIN && res != -EINTR) {
 		/* EBADFD: the interface was deleted under our fd */
@@ -312,7 +404,7 @@ void ktap_on_write(void *obj, int res)
 		p->unit->stats.tx_drop++;
 		log_debug("%s: TAP write: %s", p->unit->ifname, strerror(-res));
 	}
-	if (p->dying && !p->reading && !p->writing)
+	if (p->dying && !p->reading && !p->draining && !p->writing)
 		ktap_port_free(p);
 }
 
@@ -621,6 +713,7 @@ static int ktap_create(void *be, const char *ifname, bool adopt,
 		return -ENOMEM;
 	p->kt = kt;
 	p->unit = u;
+	p->home = loop_self();
 	p->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (p->fd < 0) {
 		ret = -errno;
@@ -684,12 +777,8 @@ static void ktap_destroy(struct ns_port *np)
 	}
 	p->dying = true;
 	ktap_flush_tx(p);
-	close(p->fd);
-	p->fd = -1;
-	if (p->reading)
-		loop_cancel(p->kt->loop, LOOP_TAP_READ, p);
-	else if (!p->writing)
-		ktap_port_free(p);
+	if (!p->draining)
+		ktap_port_end(p);
 }
 
 /**
@@ -699,6 +788,19 @@ static void ktap_destroy(struct ns_port *np)
 static void ktap_rx_kick(struct ns_port *np)
 {
 	ktap_post_read((struct ktap_port *)np);
+}
+
+/**
+ * ktap_rx_follow() - read the TAP on the caller's loop from now on
+ * @np:		port
+ *
+ * The caller serves the unit's client: a frame read on the same thread
+ * answers a parked read without waking another. A read in flight
+ * elsewhere completes there; the next one is posted here.
+ */
+static void ktap_rx_follow(struct ns_port *np)
+{
+	((struct ktap_port *)np)->home = loop_self();
 }
 
 /**
@@ -856,6 +958,7 @@ const struct ns_ops ktap_ops = {
 	.create		= ktap_create,
 	.destroy	= ktap_destroy,
 	.rx_kick	= ktap_rx_kick,
+	.rx_follow	= ktap_rx_follow,
 	.send		= ktap_send,
 	.set_vnet_hdr	= ktap_set_vnet_hdr,
 	.set_carrier	= ktap_set_carrier,
@@ -881,7 +984,8 @@ int ktap_init(struct ktap *kt, struct loop *loop)
 
 	memset(kt, 0, sizeof(*kt));
 	kt->loop = loop;
-	kt->tx_held_tail = &kt->tx_held;
+	for (i = 0; i < LOOP_MAX; i++)
+		kt->held[i].tail = &kt->held[i].head;
 	/* Large enough for calloc() to map it: untouched slots cost no memory */
 	kt->tx_slots = calloc(KTAP_TX_SLOTS, sizeof(*kt->tx_slots));
 	if (!kt->tx_slots)

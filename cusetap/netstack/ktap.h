@@ -3,6 +3,7 @@
 #ifndef CUSETAP_NETSTACK_KTAP_H
 #define CUSETAP_NETSTACK_KTAP_H
 
+#include "../loop.h"
 #include "backend.h"
 #include "rtnl.h"
 #include <linux/time_types.h>
@@ -26,11 +27,24 @@ struct ktap_port;
  * @stopping:	shutting down: do not re-arm the poll
  * @tx_slots:	copies of small frames on their way to a TAP, KTAP_TX_SLOTS
  * @tx_free:	slots not in use
- * @tx_held:	frames held for the next batch, oldest first
- * @tx_held_tail: where the next held frame goes
- * @tx_nheld:	frames held
+ * @held:	frames held for the next batch, per loop (by id): a unit's
+ *		frames are written by the thread serving its client, and
+ *		each loop issues its own on its own ring, so a unit's frames
+ *		reach the kernel in the order they were written
  */
 struct ktap_tx;
+
+/**
+ * struct ktap_held - frames a loop holds for its next batch
+ * @head:	oldest first
+ * @tail:	where the next one goes
+ * @n:		how many
+ */
+struct ktap_held {
+	struct ktap_tx *head;
+	struct ktap_tx **tail;
+	unsigned n;
+};
 
 struct ktap {
 	struct loop *loop;
@@ -47,9 +61,7 @@ struct ktap {
 	void *adopt_arg;
 	struct ktap_tx *tx_slots;
 	struct ktap_tx *tx_free;
-	struct ktap_tx *tx_held;
-	struct ktap_tx **tx_held_tail;
-	unsigned tx_nheld;
+	struct ktap_held held[LOOP_MAX];
 };
 
 extern const struct ns_ops ktap_ops;

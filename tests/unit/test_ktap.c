@@ -256,7 +256,7 @@ int main(void)
 	close(sock);
 	ktap_ops.destroy(port);
 	ktap_stop(&kt);
-	CHECK_EQ(loop_drain(&loop, 2000), 0);
+	CHECK_EQ(loop_drain(2000), 0);
 	CHECK(released);
 	CHECK_EQ(if_nametoindex(unit.ifname), 0);
 	ktap_fini(&kt);
