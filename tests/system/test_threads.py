@@ -1,0 +1,186 @@
+"""Threads: unit nodes spread over the daemon's event loops.
+
+Each unit node has its own CUSE connection, read by the loop its unit
+number picks (unit % threads); clones go through the cloner's, on the main
+thread; each unit's TAP is read on the loop of the session that opened it.
+These tests run clients of units served by different threads at once, and
+remove a unit from the main thread while another thread is serving it.
+"""
+
+import errno
+import os
+import subprocess
+import threading
+
+import pytest
+
+import taputil
+from taputil import BROADCAST, make_frame, new_marker
+
+SRC = b"\x02\x00\x00\x00\x00\x0c"
+UNITS = 4
+FRAMES = 60
+
+
+def tasks(pid):
+    return sorted(os.listdir(f"/proc/{pid}/task"))
+
+
+def run_all(fn, args):
+    """Run fn(arg) for every arg in its own thread; re-raise the first failure."""
+    errors = []
+
+    def body(a):
+        try:
+            fn(a)
+        except BaseException as e:      # reported to the test's own thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=body, args=(a,)) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "a client thread is still running after 60 s"
+    if errors:
+        raise errors[0]
+
+
+def test_threads_option_starts_that_many_threads(daemon_factory):
+    d = daemon_factory(["--threads", "3"])
+    got = tasks(d.proc.pid)
+    assert len(got) == 3, f"--threads 3: expected 3 threads in the daemon, got {len(got)}"
+
+
+@pytest.mark.parametrize("bad", ["0", "17", "two"])
+def test_threads_option_refuses_bad_counts(cusetap_bin, bad):
+    p = subprocess.run([cusetap_bin, "-f", "--threads", bad], capture_output=True,
+                       text=True, timeout=20)
+    assert p.returncode == 2, f"--threads {bad}: expected exit status 2, got {p.returncode}"
+    assert "--threads" in p.stderr, (
+        f"--threads {bad}: expected an error naming the option, got {p.stderr!r}")
+
+
+@pytest.fixture
+def spread(abi, daemon_factory):
+    """Two threads, units 0-3 opened by name (units 0, 2 on the main thread's
+    loop, 1, 3 on the other's), each interface up."""
+    d = daemon_factory(["--abi", abi, "--threads", "2", "--units", str(UNITS)])
+    fds = [d.open(d.node(u)) for u in range(UNITS)]
+    for u in range(UNITS):
+        taputil.link_up(d.ifname(u))
+    return d, fds
+
+
+def test_writes_on_every_thread_at_once(spread):
+    d, fds = spread
+    markers = [[new_marker(f"w{u}-{i}") for i in range(FRAMES)] for u in range(UNITS)]
+    frames = [[make_frame(BROADCAST, SRC, m, (60, 1514, 200, 3000)[i % 4])
+               for i, m in enumerate(ms)] for ms in markers]
+    caps = [taputil.Capture(d.ifname(u), rcvbuf=8 << 20) for u in range(UNITS)]
+    try:
+        def client(u):
+            for f in frames[u]:
+                n = os.write(fds[u], f)
+                assert n == len(f), f"unit {u}: write: expected {len(f)} bytes, got {n}"
+
+        run_all(client, range(UNITS))
+        for u in range(UNITS):
+            left, got = list(markers[u]), []
+            for frame in caps[u].frames(taputil.TIMEOUT):
+                if left and taputil.has_marker(frame, left[0]):
+                    got.append(frame)
+                    left.pop(0)
+                    if not left:
+                        break
+            assert not left, (
+                f"{d.ifname(u)}: expected its {FRAMES} frames in write order, got "
+                f"{len(got)} before frame {FRAMES - len(left)} went missing or came late")
+            assert got == frames[u], f"{d.ifname(u)}: a frame changed on the way"
+    finally:
+        for c in caps:
+            c.close()
+    d.assert_healthy()
+
+
+def test_reads_on_every_thread_at_once(spread):
+    """Readers park first; the host then sends to every unit, interleaved."""
+    d, fds = spread
+    macs = [taputil.iface_mac(d.ifname(u)) for u in range(UNITS)]
+    frames = [[make_frame(BROADCAST, macs[u], new_marker(f"r{u}-{i}"), (60, 1514, 200)[i % 3])
+               for i in range(FRAMES // 2)] for u in range(UNITS)]
+    got = [[] for _ in range(UNITS)]
+    started = threading.Barrier(UNITS + 1)
+
+    def client(u):
+        # Blocking reads: a reader still stuck when the test fails is woken
+        # by the daemon's exit at teardown
+        started.wait(10)
+        while len(got[u]) < len(frames[u]):
+            data = os.read(fds[u], 65536)
+            if data[12:14] == frames[u][0][12:14]:
+                got[u].append(data)
+
+    readers = threading.Thread(target=run_all, args=(client, range(UNITS)))
+    readers.start()
+    started.wait(10)
+    for i in range(FRAMES // 2):
+        for u in range(UNITS):
+            taputil.host_send(d.ifname(u), frames[u][i])
+    readers.join(60)
+    assert not readers.is_alive(), "readers still blocked 60 s after the host sent"
+    for u in range(UNITS):
+        assert got[u] == frames[u], (
+            f"unit {u}: expected the {len(frames[u])} frames the host sent, in order; "
+            f"got {[len(g) for g in got[u]]} bytes, expected {[len(f) for f in frames[u]]}")
+    d.assert_healthy()
+
+
+def test_unit_deleted_while_another_thread_serves_it(spread, children):
+    """Unit 1 is served by the second thread; the host deletes its interface
+    (handled by the main thread) while its client writes in a loop and a
+    reader is blocked. Both wake with an error; the daemon goes on serving
+    the other units."""
+    d, fds = spread
+    name = d.ifname(1)
+    reader = taputil.BlockedReader(fds[1])
+    children.append(reader)
+    reader.wait_blocked()
+    stop = threading.Event()
+    outcome = {}
+
+    def writer():
+        f = make_frame(BROADCAST, SRC, new_marker("del"), 200)
+        try:
+            while not stop.is_set():
+                os.write(fds[1], f)
+        except OSError as e:
+            outcome["errno"] = e.errno
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        taputil.run("ip", "link", "del", "dev", name)
+        taputil.wait_for(lambda: not os.path.exists(d.node(1)), 10,
+                         what=f"{d.node(1)} to go after 'ip link del {name}'")
+    finally:
+        stop.set()
+        t.join(20)
+    assert not t.is_alive(), f"writer on {d.node(1)} still blocked after the unit went"
+    # ECONNABORTED: the kernel's answer once the node's CUSE session is gone
+    gone = (errno.ENXIO, errno.ENODEV, errno.EIO, errno.ECONNABORTED, None)
+    assert outcome.get("errno") in gone, (
+        f"writer on a deleted unit: expected ENXIO, ENODEV, EIO or ECONNABORTED (or no "
+        f"error before it stopped), got {outcome}")
+    res = reader.result(10)
+    assert res is not None and res.startswith("errno "), (
+        f"reader blocked on {d.node(1)} when {name} was deleted: expected to wake with "
+        f"an error, got {res!r}")
+    # The others, on both threads, still carry frames
+    for u in (0, 2, 3):
+        marker = new_marker(f"after{u}")
+        with taputil.Capture(d.ifname(u)) as cap:
+            os.write(fds[u], make_frame(BROADCAST, SRC, marker, 100))
+            got = cap.expect(marker, timeout=5)
+        assert taputil.has_marker(got, marker), f"unit {u}: expected a frame after unit 1 went"
+    d.assert_healthy()
