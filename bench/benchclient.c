@@ -38,6 +38,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -91,6 +92,9 @@ static const char *const bc_mode_names[] = {
  * @window:	frames the flooding sender keeps unread at most (read)
  * @server_pid:	the device's server (nullcuse, cusetap), whose CPU time
  *		is reported per frame; 0 for none
+ * @sender_cpu:	CPU the flooding sender runs on, -1 for the client's (read)
+ * @by_name:	cusetap: worker N opens unit N by name (@dev + N), as bhyve
+ *		and QEMU open /dev/tapN, instead of cloning @dev
  */
 struct bc_opts {
 	enum bc_mode mode;
@@ -105,6 +109,8 @@ struct bc_opts {
 	pid_t daemon_pid;
 	unsigned window;
 	pid_t server_pid;
+	int sender_cpu;
+	bool by_name;
 };
 
 /**
@@ -289,6 +295,7 @@ static int bc_open(const struct bc_opts *o, unsigned idx, struct bc_client *c)
 {
 	struct freebsd_ifreq bifr;
 	struct ifreq ifr;
+	char path[PATH_MAX];
 
 	memset(c, 0, sizeof(*c));
 	switch (o->target) {
@@ -309,7 +316,9 @@ static int bc_open(const struct bc_opts *o, unsigned idx, struct bc_client *c)
 		snprintf(c->ifname, sizeof(c->ifname), "%s", ifr.ifr_name);
 		break;
 	case BC_CUSETAP:
-		c->fd = open(o->dev, O_RDWR | O_CLOEXEC);
+		snprintf(path, sizeof(path), o->by_name ? "%s%u" : "%s", o->dev,
+			 idx);
+		c->fd = open(path, O_RDWR | O_CLOEXEC);
 		if (c->fd < 0)
 			return -errno;
 		memset(&bifr, 0, sizeof(bifr));
@@ -586,6 +595,14 @@ static int bc_worker(const struct bc_opts *o, unsigned idx,
 		}
 		if (sender == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (o->sender_cpu >= 0) {
+				cpu_set_t set;
+
+				CPU_ZERO(&set);
+				CPU_SET(o->sender_cpu, &set);
+				if (sched_setaffinity(0, sizeof(set), &set))
+					_exit(1);
+			}
 			ret = hp_flood(c.ifname, o->size, o->window, fl);
 			fprintf(stderr, "benchclient: flood %s: %s\n",
 				c.ifname, strerror(-ret));
@@ -927,6 +944,9 @@ static void bc_usage(FILE *f)
 "  --daemon-pid PID   process whose memory to read (rss)\n"
 "  --window N         frames the host sender keeps unread (read; 128)\n"
 "  --server-pid PID   report this server's CPU time per frame\n"
+"  --sender-cpu N     run the host sender on CPU N (read; default: the\n"
+"                     client's)\n"
+"  --by-name          cusetap: client N opens unit N, DEV + N, by name\n"
 "Prints one JSON line.\n");
 }
 
@@ -963,12 +983,15 @@ int main(int argc, char **argv)
 		{ "daemon-pid",	required_argument, NULL, 'p' },
 		{ "window",	required_argument, NULL, 'w' },
 		{ "server-pid",	required_argument, NULL, 'P' },
+		{ "sender-cpu",	required_argument, NULL, 'S' },
+		{ "by-name",	no_argument,	   NULL, 'N' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bc_opts o = {
 		.target = BC_CUSETAP, .duration = 2, .warmup = 0.3,
 		.clients = 1, .iters = 2000, .count = 1000, .window = 128,
+		.sender_cpu = -1,
 	};
 	int ch, m, t;
 
@@ -990,6 +1013,8 @@ int main(int argc, char **argv)
 		case 'p': o.daemon_pid = atoi(optarg); break;
 		case 'w': o.window = strtoul(optarg, NULL, 0); break;
 		case 'P': o.server_pid = atoi(optarg); break;
+		case 'S': o.sender_cpu = atoi(optarg); break;
+		case 'N': o.by_name = true; break;
 		case 'h': bc_usage(stdout); return 0;
 		default: goto usage;
 		}

@@ -22,6 +22,10 @@ would swamp the microseconds being compared; on one CPU a round trip is
 two context switches and the cost of the code. The 4-client runs use every
 CPU, and are compared with one client on one CPU, the best a single client
 does; the null device's own 4-client ratio shows what the machine allows.
+Four clients run twice: as four clones of the cloning device (whose
+requests all come through its one CUSE connection), and opening units 0-3
+by name, as bhyve and QEMU open /dev/tapN (a connection each, spread over
+the daemon's threads).
 
 A second, fresh daemon then measures memory with 1000 clones open.
 
@@ -186,7 +190,10 @@ class Bench:
     def client_once(self, mode, target, **opts):
         argv = [self.client, mode, "--target", target]
         for k, v in opts.items():
-            argv += ["--" + k.replace("_", "-"), str(v)]
+            if v is True:           # a flag
+                argv.append("--" + k.replace("_", "-"))
+            else:
+                argv += ["--" + k.replace("_", "-"), str(v)]
         budget = 60 + 5 * self.args.duration + (600 if mode == "rss" else 0)
         try:
             p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -245,7 +252,10 @@ class Bench:
                                    "--name", nullname, "--frame", "65536",
                                    "--pidfile", f"{self.tmp}/null.pid"],
                       f"{self.tmp}/null.pid", f"{self.tmp}/null.log")
+        # Units 0..CLIENTS-1 exist from the start, for clients opening them
+        # by name; clones take the same units
         daemon = Server("cusetap", [daemon_bin, "-f", "--devname", devname,
+                                    "--units", str(CLIENTS),
                                     "--pidfile", f"{self.tmp}/cusetap.pid"],
                         f"{self.tmp}/cusetap.pid", f"{self.tmp}/cusetap.log")
         null_dev, tap_dev = f"/dev/{nullname}", f"/dev/{devname}"
@@ -291,6 +301,8 @@ class Bench:
                               dev=null_dev, **common)
                     self.take(f"cusetap {mode} {size} x{CLIENTS}", mode, "cusetap",
                               "fps", dev=tap_dev, **common)
+                    self.take(f"cusetap {mode} {size} x{CLIENTS} by name", mode,
+                              "cusetap", "fps", dev=tap_dev, by_name=True, **common)
         self.place(self.pin_cpus)
 
         for srv in (null, daemon):
@@ -371,8 +383,11 @@ class Bench:
               self.get("native echo 64", "p50_us"), self.get("null rtt 64", "p50_us"))
         for mode in ("write", "read"):
             for size in SIZES:
-                ratio(f"{mode} {size} B: cusetap {CLIENTS} clients / 1 client",
+                ratio(f"{mode} {size} B: cusetap {CLIENTS} clones / 1 client",
                       self.get(f"cusetap {mode} {size} x{CLIENTS}", "fps"),
+                      self.get(f"cusetap {mode} {size}", "fps"), ">=", 1.5)
+                ratio(f"{mode} {size} B: cusetap {CLIENTS} units by name / 1 client",
+                      self.get(f"cusetap {mode} {size} x{CLIENTS} by name", "fps"),
                       self.get(f"cusetap {mode} {size}", "fps"), ">=", 1.5)
                 ratio(f"{mode} {size} B: null CUSE {CLIENTS} clients / 1 (machine)",
                       self.get(f"null {mode} {size} x{CLIENTS}", "fps"),
@@ -413,16 +428,18 @@ class Bench:
         out.append(f"Throughput, frames/s, {CLIENTS} clients on their own units, every CPU "
                    f"({len(self.all_cpus)}), against one client on one CPU")
         out.append(f"{'':16}{'null x1':>11}{'null x4':>11}{'ratio':>7}"
-                   f"{'cusetap x1':>12}{'cusetap x4':>12}{'ratio':>7}")
+                   f"{'cusetap x1':>12}{'clones x4':>12}{'ratio':>7}"
+                   f"{'by name x4':>12}{'ratio':>7}")
         for mode in ("write", "read"):
             for size in SIZES:
                 n1 = self.get(f"null {mode} {size}", "fps")
                 n4 = self.get(f"null {mode} {size} x{CLIENTS}", "fps")
                 c1 = self.get(f"cusetap {mode} {size}", "fps")
                 c4 = self.get(f"cusetap {mode} {size} x{CLIENTS}", "fps")
+                b4 = self.get(f"cusetap {mode} {size} x{CLIENTS} by name", "fps")
                 out.append(f"{mode + ' ' + str(size) + ' B':16}{fmt(n1):>11}{fmt(n4):>11}"
                            f"{fmt(div(n4, n1), 2):>7}{fmt(c1):>12}{fmt(c4):>12}"
-                           f"{fmt(div(c4, c1), 2):>7}")
+                           f"{fmt(div(c4, c1), 2):>7}{fmt(b4):>12}{fmt(div(b4, c1), 2):>7}")
         out.append("")
         out.append("CPU time per frame, microseconds, one client on one CPU: of the "
                    "server (nullcuse, cusetap) and of the client")
