@@ -31,7 +31,9 @@ sys.dont_write_bytecode = True
 
 import taputil
 
-ERROR_LINE = re.compile(r"^(cusetap:\s*error\b|==\d+==\s*ERROR\b)", re.I | re.M)
+# Our own errors, AddressSanitizer's reports, UndefinedBehaviorSanitizer's
+ERROR_LINE = re.compile(r"^(cusetap:\s*error\b|==\d+==\s*ERROR\b|\S+:\d+:\d+: runtime error:)",
+                        re.I | re.M)
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 SRC_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
