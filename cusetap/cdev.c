@@ -14,6 +14,11 @@
  * unit number picks (loop_for()), so that clients of different units
  * opened by name are served by different threads.
  *
+ * libfuse parses requests without the model lock (it has its own): each
+ * callback takes the lock for the device model. A signal for a parked
+ * read can cross its answer, given by another thread; the model checks
+ * that the waiter is still parked for that request (tapdev_interrupt()).
+ *
  * Replies are written by libfuse through cdev_io_writev() (a write to
  * /dev/cuse never blocks). Answers to reads and writes, the frames, are
  * written once the loop lets go of the model lock (loop_reply()); every
@@ -113,8 +118,6 @@ struct cdev_slot {
  * @dispatching: one of this node's callbacks is running
  * @dying:	deleted: free once nothing is reading or dispatching
  * @deferred:	waiting for the cloner's node before starting its session
- * @quiet:	the request just taken parked a read: its client sends no
- *		other until a frame comes, so looking for one is wasted
  * @open_req:	an open of the cloner that created this node's unit, answered
  *		once the node exists (so that open() returning means
  *		/dev/tapN is there), or NULL
@@ -139,7 +142,6 @@ struct cdev_node {
 	bool dispatching;
 	bool dying;
 	bool deferred;
-	bool quiet;
 	fuse_req_t open_req;
 	struct fuse_file_info open_fi;
 	struct tapdev_file *file;
@@ -151,6 +153,11 @@ static void cdev_start_deferred(struct cdev_ctx *cc);
 
 /* The reply being sent is a frame's or a write's: loop_reply() it */
 static __thread bool cdev_deferring;
+/*
+ * The request just processed parked a read: its client sends no other
+ * until a frame comes, so looking for one is wasted
+ */
+static __thread bool cdev_parked;
 
 /**
  * cdev_file() - the device model's open file behind a CUSE file
@@ -273,6 +280,7 @@ static void cdev_init_done(void *userdata)
 	char path[IFNAMSIZ + 8];
 	struct stat st;
 
+	loop_lock();
 	n->ready = true;
 	n->cc->unready--;
 	log_debug("/dev/%s: ready", n->name);
@@ -293,16 +301,17 @@ static void cdev_init_done(void *userdata)
 		n->open_req = NULL;
 		cdev_reply_open(req, &fi);
 	}
+	loop_unlock();
 }
 
 /**
- * cdev_open() - open of the node: clone, or open the node's unit
+ * cdev_do_open() - open of the node: clone, or open the node's unit
  * @req:	request
  * @fi:		file info; fh is set to the device model's file
  *
- * A clone's answer waits until the new unit's node exists.
+ * A clone's answer waits until the new unit's node exists. Model lock held.
  */
-static void cdev_open(fuse_req_t req, struct fuse_file_info *fi)
+static void cdev_do_open(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct cdev_node *n = fuse_req_userdata(req), *un;
 	struct tapdev_file *f;
@@ -337,6 +346,13 @@ static void cdev_open(fuse_req_t req, struct fuse_file_info *fi)
 	cdev_reply_open(req, fi);
 }
 
+static void cdev_open(fuse_req_t req, struct fuse_file_info *fi)
+{
+	loop_lock();
+	cdev_do_open(req, fi);
+	loop_unlock();
+}
+
 /**
  * cdev_interrupted() - the client of a parked read got a signal
  * @req:	request
@@ -344,7 +360,14 @@ static void cdev_open(fuse_req_t req, struct fuse_file_info *fi)
  */
 static void cdev_interrupted(fuse_req_t req, void *data)
 {
-	tapdev_interrupt(data);
+	/* Straight from fuse_req_interrupt_func() in cdev_read(), locked */
+	bool locked = loop_locked();
+
+	if (!locked)
+		loop_lock();
+	tapdev_interrupt(data, req);
+	if (!locked)
+		loop_unlock();
 }
 
 static void cdev_read(fuse_req_t req, size_t size, off_t off,
@@ -352,46 +375,53 @@ static void cdev_read(fuse_req_t req, size_t size, off_t off,
 {
 	struct tapdev_waiter *w;
 
+	loop_lock();
 	w = tapdev_read(cdev_file(fi), req, size, fi->flags & O_NONBLOCK);
 	if (w) {
-		struct cdev_node *n = fuse_req_userdata(req);
-
-		n->quiet = true;
+		cdev_parked = true;
 		fuse_req_interrupt_func(req, cdev_interrupted, w);
 	}
+	loop_unlock();
 }
 
 static void cdev_write(fuse_req_t req, const char *buf, size_t size,
 		       off_t off, struct fuse_file_info *fi)
 {
-	ssize_t n = tapdev_write(cdev_file(fi), buf, size);
+	ssize_t n;
 
+	loop_lock();
+	n = tapdev_write(cdev_file(fi), buf, size);
 	cdev_deferring = true;
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else
 		fuse_reply_write(req, n);
 	cdev_deferring = false;
+	loop_unlock();
 }
 
 static void cdev_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct cdev_node *n = fuse_req_userdata(req);
 
+	loop_lock();
 	if (n->file == cdev_file(fi))
 		n->file = NULL;
 	tapdev_close(cdev_file(fi));
 	fuse_reply_err(req, 0);
+	loop_unlock();
 }
 
 static void cdev_poll(fuse_req_t req, struct fuse_file_info *fi,
 		      struct fuse_pollhandle *ph)
 {
+	loop_lock();
 	fuse_reply_poll(req, tapdev_poll(cdev_file(fi), ph));
+	loop_unlock();
 }
 
 /**
- * cdev_ioctl() - run an ioctl from the table, fetching its argument first
+ * cdev_do_ioctl() - run an ioctl from the table, fetching its argument first
  * @req:	request
  * @cmd:	command (libfuse 3.14 passes it as int)
  * @arg:	the client's argument: an address, or a value for IOC_VOID
@@ -401,9 +431,9 @@ static void cdev_poll(fuse_req_t req, struct fuse_file_info *fi,
  * @in_bufsz:	size of @in_buf
  * @out_bufsz:	bytes the kernel will copy back to @arg
  */
-static void cdev_ioctl(fuse_req_t req, int cmd, void *arg,
-		       struct fuse_file_info *fi, unsigned flags,
-		       const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+static void cdev_do_ioctl(fuse_req_t req, int cmd, void *arg,
+			  struct fuse_file_info *fi, unsigned flags,
+			  const void *in_buf, size_t in_bufsz, size_t out_bufsz)
 {
 	const struct tapioc *ioc = tapioc_find((unsigned)cmd);
 	uint8_t out[TAPIOC_MAX_ARG] = { 0 };
@@ -440,6 +470,15 @@ static void cdev_ioctl(fuse_req_t req, int cmd, void *arg,
 		fuse_reply_err(req, -ret);
 	else
 		fuse_reply_ioctl(req, ret, ioc->out ? out : NULL, ioc->out);
+}
+
+static void cdev_ioctl(fuse_req_t req, int cmd, void *arg,
+		       struct fuse_file_info *fi, unsigned flags,
+		       const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	loop_lock();
+	cdev_do_ioctl(req, cmd, arg, fi, flags, in_buf, in_bufsz, out_bufsz);
+	loop_unlock();
 }
 
 static const struct cuse_lowlevel_ops cdev_ops = {
@@ -721,21 +760,26 @@ void cdev_on_read(void *obj, int res)
 	n->dispatching = true;
 	while (res > 0 && !n->dying) {
 		struct fuse_buf fb = { .mem = sl->buf, .size = (size_t)res };
+		bool more;
 
-		n->quiet = false;
-		fuse_session_process_buf(n->se, &fb);
-		tapdev_reap(n->cc->tap);
-		if (!--budget || n->dying || n->quiet)
-			break;
 		/*
-		 * The client's next request is usually there already, once
-		 * our answer is out; dispatching keeps the node meanwhile
+		 * libfuse runs without the lock, its callbacks take it; then
+		 * the client's next request is usually there already, once
+		 * our answer is out. Dispatching keeps the node meanwhile.
 		 */
+		cdev_parked = false;
 		loop_unlock();
-		res = read(n->fd, sl->buf, CDEV_BUF_SIZE);
-		if (res < 0)
-			res = -errno;
+		fuse_session_process_buf(n->se, &fb);
+		more = --budget && !cdev_parked;
+		if (more) {
+			res = read(n->fd, sl->buf, CDEV_BUF_SIZE);
+			if (res < 0)
+				res = -errno;
+		}
 		loop_lock();
+		tapdev_reap(n->cc->tap);
+		if (!more)
+			break;
 	}
 	if (res < 0 && res != -EAGAIN && res != -EINTR &&
 		   res != -ECANCELED && !n->dying) {

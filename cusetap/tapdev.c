@@ -152,6 +152,7 @@ static void tapdev_waiter_put(struct tapdev_waiter *w)
 	*pp = w->next;
 	if (w->interrupted)
 		c->ninterrupted--;
+	w->req = NULL;		/* a late interrupt for it finds nothing */
 	w->next = c->free_waiters;
 	c->free_waiters = w;
 }
@@ -659,15 +660,19 @@ struct tapdev_waiter *tapdev_read(struct tapdev_file *f, void *req,
 
 /**
  * tapdev_interrupt() - the client behind a parked read was signalled
- * @w:		waiter
+ * @w:		waiter the read was parked as
+ * @req:	the read's request
  *
- * Only marks it: this runs inside the character-device side's dispatch,
- * which must not see the request answered under its feet. The answer
- * (EINTR) goes out at the next tapdev_reap().
+ * The signal may cross the answer: by the time it is handled, @w may have
+ * been answered, and even reused for another read (waiters are recycled,
+ * never freed while the model runs). Only a waiter still parked for @req
+ * is marked. Only marks it: this runs inside the character-device side's
+ * dispatch, which must not see the request answered under its feet. The
+ * answer (EINTR) goes out at the next tapdev_reap().
  */
-void tapdev_interrupt(struct tapdev_waiter *w)
+void tapdev_interrupt(struct tapdev_waiter *w, const void *req)
 {
-	if (w->interrupted)
+	if (w->req != req || w->interrupted)
 		return;
 	w->interrupted = true;
 	w->file->ctx->ninterrupted++;

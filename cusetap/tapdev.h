@@ -219,7 +219,7 @@ int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u, pid_t pid,
 void tapdev_close(struct tapdev_file *f);
 struct tapdev_waiter *tapdev_read(struct tapdev_file *f, void *req,
 				  size_t size, bool nonblock);
-void tapdev_interrupt(struct tapdev_waiter *w);
+void tapdev_interrupt(struct tapdev_waiter *w, const void *req);
 void tapdev_reap(struct tapdev_ctx *c);
 ssize_t tapdev_write(struct tapdev_file *f, const void *frame, size_t len);
 unsigned tapdev_poll(struct tapdev_file *f, void *ph);

@@ -43,6 +43,7 @@ struct fuzz {
 	const uint8_t *p, *end;
 	struct tapdev_file *files[FUZZ_FILES];
 	struct tapdev_waiter *waiters[FUZZ_FILES];
+	uintptr_t reqs[FUZZ_FILES];
 	uintptr_t next_req;
 };
 
@@ -111,9 +112,11 @@ static void fuzz_step(struct fuzz *z)
 			tapdev_write(f, frame, len);
 		break;
 	case 3:
-		if (f)
-			z->waiters[k] = tapdev_read(f, (void *)++z->next_req,
+		if (f) {
+			z->reqs[k] = ++z->next_req;
+			z->waiters[k] = tapdev_read(f, (void *)z->reqs[k],
 						    fuzz_u16(z), op & 0x80);
+		}
 		break;
 	case 4:
 		if (u && (buf = tapdev_rx_buf(u, &cap))) {
@@ -127,9 +130,9 @@ static void fuzz_step(struct fuzz *z)
 			fuzz_ioctl(z, f);
 		break;
 	case 6:
-		/* a signal: only for a read still parked (not yet answered) */
-		if (f && z->waiters[k] && f->waiters == z->waiters[k])
-			tapdev_interrupt(z->waiters[k]);
+		/* a signal, maybe for a read answered since (stale) */
+		if (z->waiters[k])
+			tapdev_interrupt(z->waiters[k], (void *)z->reqs[k]);
 		tapdev_reap(&ctx);
 		z->waiters[k] = NULL;
 		break;

@@ -129,13 +129,43 @@ static void test_interrupt_answers_eintr(void)
 	setup(TAPDEV_ABI_FREEBSD);
 	tapdev_open(&ctx, NULL, getpid(), &f);
 	w = tapdev_read(f, (void *)9, 100, false);
-	tapdev_interrupt(w);
+	tapdev_interrupt(w, (void *)9);
 	CHECK_EQ(nreplies, 0);		/* deferred until the reap */
 	tapdev_reap(&ctx);
 	CHECK_EQ(nreplies, 1);
 	CHECK(last()->req == (void *)9);
 	CHECK_EQ(last()->err, EINTR);
 	CHECK(f->waiters == NULL);
+	tapdev_close(f);
+	teardown();
+}
+
+/*
+ * A signal that crosses the answer: the read was answered (from another
+ * thread, in the daemon) and its waiter reused by the next read before
+ * the interrupt is handled. The next read must not get its EINTR.
+ */
+static void test_late_interrupt_leaves_reused_waiter(void)
+{
+	struct tapdev_file *f;
+	struct tapdev_waiter *w, *w2;
+
+	setup(TAPDEV_ABI_FREEBSD);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	w = tapdev_read(f, (void *)9, 100, false);
+	host_sends(f->unit, "hello", 5);
+	CHECK_EQ(nreplies, 1);
+	w2 = tapdev_read(f, (void *)10, 100, false);
+	CHECK(w2 == w);			/* recycled: the case that matters */
+	tapdev_interrupt(w, (void *)9);
+	tapdev_reap(&ctx);
+	CHECK_EQ(nreplies, 1);		/* read 10 still parked */
+	CHECK(f->waiters == w2);
+	tapdev_interrupt(w2, (void *)10);
+	tapdev_reap(&ctx);
+	CHECK_EQ(nreplies, 2);
+	CHECK(last()->req == (void *)10);
+	CHECK_EQ(last()->err, EINTR);
 	tapdev_close(f);
 	teardown();
 }
@@ -467,6 +497,7 @@ int main(void)
 	RUN(test_nonblocking_empty_is_eagain);
 	RUN(test_parked_read_gets_next_frame);
 	RUN(test_interrupt_answers_eintr);
+	RUN(test_late_interrupt_leaves_reused_waiter);
 	RUN(test_closed_unit_drops_frames);
 	RUN(test_poll);
 	RUN(test_full_queue_stops_and_kicks);
