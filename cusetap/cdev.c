@@ -37,6 +37,7 @@
  * to decode them. The first call of a data ioctl arrives without data and
  * is answered with fuse_reply_ioctl_retry(), naming the argument's bytes.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -75,6 +76,13 @@
 #define CDEV_CLONER_SLOTS	1
 #define CDEV_UNIT_SLOTS		1
 #define CDEV_MAX_SLOTS		2
+/*
+ * One read per session is also what keeps one thread at a time in a
+ * session's requests, which the node's dispatching flag and the order of
+ * the model lock and libfuse's request lock (cdev_interrupted()) rely on
+ */
+static_assert(CDEV_CLONER_SLOTS == 1 && CDEV_UNIT_SLOTS == 1,
+	      "a session is read by one thread at a time");
 /*
  * Requests taken with plain read()s after a posted read completed, before
  * the other sessions and the TAPs get their turn: the reply to a request

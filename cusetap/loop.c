@@ -113,6 +113,8 @@ static __thread struct loop *loop_mine;
 static __thread bool loop_holding_lock;
 /* Loops of other threads on whose rings this thread queued submissions */
 static __thread uint32_t loop_foreign;
+/* A loop's thread could not wait on its ring: the daemon must stop */
+static int loop_thread_err;
 
 /**
  * loop_init() - create the ring
@@ -495,6 +497,8 @@ int loop_run(struct loop *l)
 		if (l->after)
 			l->after(l->after_arg);
 	}
+	if (!err && l->id == 0)
+		err = loop_thread_err;
 	loop_unlock();
 	loop_mine = NULL;
 	return err;
@@ -510,13 +514,21 @@ static void *loop_thread(void *arg)
 {
 	struct loop *l = arg;
 	sigset_t all;
+	int ret;
 
 	/* Signals are the main thread's business (its signalfd) */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	if (loop_run(l))
-		log_err("loop %u stopped: sessions on it are no longer served",
-			l->id);
+	ret = loop_run(l);
+	if (ret) {
+		/* Its sessions would hang: stop the daemon, as loop 0 would */
+		log_err("loop %u failed: stopping the daemon", l->id);
+		loop_lock();
+		loop_thread_err = ret;
+		loop_all[0]->stop = true;
+		io_uring_prep_nop(loop_sqe(loop_all[0], LOOP_CANCEL, NULL));
+		loop_unlock();
+	}
 	return NULL;
 }
 
@@ -555,7 +567,9 @@ void loop_join(struct loop *l)
 	io_uring_prep_nop(loop_sqe(l, LOOP_CANCEL, NULL));
 	loop_unlock();
 	pthread_join(l->thread, NULL);
+	loop_lock();	/* loop_serving() reads it under the lock */
 	l->running = false;
+	loop_unlock();
 }
 
 /**

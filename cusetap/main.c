@@ -475,9 +475,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (main_setup(&d) == 0)
-		loop_run(&d.loops[0]);
-	else
+	if (main_setup(&d) || loop_run(&d.loops[0]))
 		d.status = 1;
 	main_teardown(&d);
 	return d.status;

@@ -66,10 +66,11 @@
 #define KTAP_RESCAN_NS		(100 * 1000 * 1000)
 /* Frames taken with plain reads after a posted read completed */
 #define KTAP_READ_BUDGET	16
-/* Copy slots for small frames, shared by all ports; a batch is half of them,
- * so that the next batch fills while the last one completes */
-#define KTAP_TX_SLOTS		64
+/* Copy slots for small frames, shared by all ports: a batch is held per loop,
+ * and each loop has room for two, so that the next batch fills while the
+ * last one completes (slots never touched cost no memory) */
 #define KTAP_TX_BATCH		32
+#define KTAP_TX_SLOTS		(2 * KTAP_TX_BATCH * LOOP_MAX)
 /* A slot holds a virtio-net header and a frame of up to 2036 bytes */
 #define KTAP_TX_SLOT_SIZE	2048
 /* Header the kernel adds while the client wants none: struct virtio_net_hdr */
@@ -273,6 +274,12 @@ static void ktap_port_free(struct ktap_port *p)
  */
 static void ktap_port_end(struct ktap_port *p)
 {
+	/*
+	 * A read posted on a ring whose thread has not submitted it yet
+	 * would be issued on a closed fd, or on one that took its number
+	 */
+	if (p->reading)
+		loop_submit(p->ring);
 	close(p->fd);
 	p->fd = -1;
 	if (p->reading)
@@ -310,9 +317,11 @@ static void ktap_rx(struct ktap_port *p, unsigned len)
  *
  * The model lock is let go of for the system call, so that the other
  * loops' threads go on meanwhile. What may change under our feet: the
- * port is destroyed (its fd is closed only once we are done), the unit's
- * queue is junked, or the client changes its header length; the frame is
- * dropped then, as one that arrived just before would have been.
+ * port is destroyed (its fd is closed only once we are done), or the
+ * client changes its header length (the frame is dropped then, as one
+ * that arrived just before would have been), or the queue is junked by an
+ * open or a close (the tail slot stays, and the frame is handed on as one
+ * that arrived just after).
  *
  * Return: frame length, 0 if it was dropped, -errno (-EAGAIN: none queued)
  */
