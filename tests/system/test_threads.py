@@ -61,11 +61,13 @@ def test_threads_option_refuses_bad_counts(cusetap_bin, bad):
         f"--threads {bad}: expected an error naming the option, got {p.stderr!r}")
 
 
-@pytest.fixture
-def spread(abi, daemon_factory):
-    """Two threads, units 0-3 opened by name (units 0, 2 on the main thread's
-    loop, 1, 3 on the other's), each interface up."""
-    d = daemon_factory(["--abi", abi, "--threads", "2", "--units", str(UNITS)])
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def spread(request, abi, daemon_factory):
+    """Units 0-3 opened by name, each interface up. With two threads, units 0
+    and 2 are on the main thread's loop, 1 and 3 on the other's; with one,
+    the same clients share the one loop (what a 1-CPU machine runs)."""
+    d = daemon_factory(["--abi", abi, "--threads", str(request.param),
+                        "--units", str(UNITS)])
     fds = [d.open(d.node(u)) for u in range(UNITS)]
     for u in range(UNITS):
         taputil.link_up(d.ifname(u))
@@ -137,10 +139,10 @@ def test_reads_on_every_thread_at_once(spread):
 
 
 def test_unit_deleted_while_another_thread_serves_it(spread, children):
-    """Unit 1 is served by the second thread; the host deletes its interface
-    (handled by the main thread) while its client writes in a loop and a
-    reader is blocked. Both wake with an error; the daemon goes on serving
-    the other units."""
+    """Unit 1 is served by the second thread (with two); the host deletes
+    its interface (handled by the main thread) while its client writes in a
+    loop and a reader is blocked. Both wake with an error; the daemon goes
+    on serving the other units."""
     d, fds = spread
     name = d.ifname(1)
     reader = taputil.BlockedReader(fds[1])
