@@ -14,17 +14,20 @@
  * unit number picks (loop_for()), so that clients of different units
  * opened by name are served by different threads.
  *
- * libfuse parses requests without the model lock (it has its own): each
- * callback takes the lock for the device model. A signal for a parked
- * read can cross its answer, given by another thread; the model checks
- * that the waiter is still parked for that request (tapdev_interrupt()).
- *
- * Replies are written by libfuse through cdev_io_writev() (a write to
- * /dev/cuse never blocks). Answers to reads and writes, the frames, are
- * written once the loop lets go of the model lock (loop_reply()); every
- * other reply is written at once, because what follows depends on it: an
- * open's answer says whether the opener still waits, CUSE_INIT's answer
- * makes the node appear.
+ * The frame path, reads and writes (one request per frame), is answered
+ * here without libfuse: its handling of a request (an allocation, its
+ * locks, the dispatch) cost 11 us of CPU per request under emulation,
+ * measured, against 34 us for our own work and the answer. A read or write
+ * is parsed from the kernel's message (struct fuse_in_header, then
+ * fuse_read_in or fuse_write_in) and answered with a struct
+ * fuse_out_header once the loop lets go of the model lock (loop_reply()).
+ * A parked read is a struct cdev_rreq, on its node's list until answered;
+ * FUSE_INTERRUPT is taken here too, since libfuse never saw those reads.
+ * Every other request goes to libfuse, which parses it without the model
+ * lock (it has its own); each callback takes the lock for the model, and
+ * its answer is written at once (cdev_io_writev()), because what follows
+ * depends on it: an open's answer says whether the opener still waits,
+ * CUSE_INIT's answer makes the node appear.
  *
  * A CUSE device appears when its session answers CUSE_INIT, and disappears
  * when its file descriptor is closed; the node is freed only once its
@@ -54,6 +57,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 #include <cuse_lowlevel.h>
+#include <linux/fuse.h>
 
 #include "cdev.h"
 #include "ioctl.h"
@@ -96,6 +100,22 @@ static_assert(CDEV_CLONER_SLOTS == 1 && CDEV_UNIT_SLOTS == 1,
 struct cdev_node;
 
 /**
+ * struct cdev_rreq - a read of the frame path, as the device model knows it
+ * @next:	next on the node's list of parked reads, or on the free list
+ * @cc:		context, whose free list it goes back to
+ * @node:	session it came on, NULL once that is gone (then no answer)
+ * @unique:	the kernel's request id
+ * @w:		the model's waiter while parked, NULL otherwise
+ */
+struct cdev_rreq {
+	struct cdev_rreq *next;
+	struct cdev_ctx *cc;
+	struct cdev_node *node;
+	uint64_t unique;
+	struct tapdev_waiter *w;
+};
+
+/**
  * struct cdev_slot - one posted read of a session, with its buffer
  * @node:	session
  * @buf:	request buffer, CDEV_BUF_SIZE bytes
@@ -126,6 +146,7 @@ struct cdev_slot {
  * @dispatching: one of this node's callbacks is running
  * @dying:	deleted: free once nothing is reading or dispatching
  * @deferred:	waiting for the cloner's node before starting its session
+ * @parked:	reads of the frame path parked on this session
  * @open_req:	an open of the cloner that created this node's unit, answered
  *		once the node exists (so that open() returning means
  *		/dev/tapN is there), or NULL
@@ -150,6 +171,7 @@ struct cdev_node {
 	bool dispatching;
 	bool dying;
 	bool deferred;
+	struct cdev_rreq *parked;
 	fuse_req_t open_req;
 	struct fuse_file_info open_fi;
 	struct tapdev_file *file;
@@ -159,8 +181,6 @@ struct cdev_node {
 static void cdev_node_free(struct cdev_node *n);
 static void cdev_start_deferred(struct cdev_ctx *cc);
 
-/* The reply being sent is a frame's or a write's: loop_reply() it */
-static __thread bool cdev_deferring;
 /*
  * The request just processed parked a read: its client sends no other
  * until a frame comes, so looking for one is wasted
@@ -361,53 +381,6 @@ static void cdev_open(fuse_req_t req, struct fuse_file_info *fi)
 	loop_unlock();
 }
 
-/**
- * cdev_interrupted() - the client of a parked read got a signal
- * @req:	request
- * @data:	the device model's waiter
- */
-static void cdev_interrupted(fuse_req_t req, void *data)
-{
-	/* Straight from fuse_req_interrupt_func() in cdev_read(), locked */
-	bool locked = loop_locked();
-
-	if (!locked)
-		loop_lock();
-	tapdev_interrupt(data, req);
-	if (!locked)
-		loop_unlock();
-}
-
-static void cdev_read(fuse_req_t req, size_t size, off_t off,
-		      struct fuse_file_info *fi)
-{
-	struct tapdev_waiter *w;
-
-	loop_lock();
-	w = tapdev_read(cdev_file(fi), req, size, fi->flags & O_NONBLOCK);
-	if (w) {
-		cdev_parked = true;
-		fuse_req_interrupt_func(req, cdev_interrupted, w);
-	}
-	loop_unlock();
-}
-
-static void cdev_write(fuse_req_t req, const char *buf, size_t size,
-		       off_t off, struct fuse_file_info *fi)
-{
-	ssize_t n;
-
-	loop_lock();
-	n = tapdev_write(cdev_file(fi), buf, size);
-	cdev_deferring = true;
-	if (n < 0)
-		fuse_reply_err(req, -n);
-	else
-		fuse_reply_write(req, n);
-	cdev_deferring = false;
-	loop_unlock();
-}
-
 static void cdev_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct cdev_node *n = fuse_req_userdata(req);
@@ -493,8 +466,6 @@ static const struct cuse_lowlevel_ops cdev_ops = {
 	.init		= cdev_init_conn,
 	.init_done	= cdev_init_done,
 	.open		= cdev_open,
-	.read		= cdev_read,
-	.write		= cdev_write,
 	.release	= cdev_release,
 	.ioctl		= cdev_ioctl,
 	.poll		= cdev_poll,
@@ -512,8 +483,6 @@ static const struct cuse_lowlevel_ops cdev_ops = {
 static ssize_t cdev_io_writev(int fd, struct iovec *iov, int count,
 			      void *userdata)
 {
-	if (cdev_deferring)
-		return loop_reply(fd, iov, count);
 	return writev(fd, iov, count);
 }
 
@@ -536,6 +505,191 @@ static const struct fuse_custom_io cdev_io = {
 	.writev	= cdev_io_writev,
 	.read	= cdev_io_read,
 };
+
+/**
+ * cdev_answer() - answer a request of the frame path
+ * @n:		session
+ * @unique:	the request's id
+ * @err:	0, or a positive errno
+ * @data:	what a success carries (a frame, a struct fuse_write_out)
+ * @len:	its length
+ *
+ * Written once the loop lets go of the model lock. The kernel refuses an
+ * answer (ENOENT) only when the client is gone or was interrupted.
+ */
+static void cdev_answer(struct cdev_node *n, uint64_t unique, int err,
+			const void *data, size_t len)
+{
+	struct fuse_out_header out = {
+		.len = (uint32_t)(sizeof(out) + (err ? 0 : len)),
+		.error = -err,
+		.unique = unique,
+	};
+	struct iovec iov[2] = {
+		{ &out, sizeof(out) },
+		{ (void *)data, err ? 0 : len },
+	};
+
+	loop_reply(n->fd, iov, 2);
+}
+
+/**
+ * cdev_rreq_get() - a read of the frame path, from the free list or new
+ * @cc:		context
+ *
+ * Return: the read, NULL if out of memory
+ */
+static struct cdev_rreq *cdev_rreq_get(struct cdev_ctx *cc)
+{
+	struct cdev_rreq *r = cc->free_rreqs;
+
+	if (!r)
+		return calloc(1, sizeof(*r));
+	cc->free_rreqs = r->next;
+	return r;
+}
+
+/**
+ * cdev_rreq_put() - a read was answered: off its node's list, recycle it
+ * @r:		read
+ */
+static void cdev_rreq_put(struct cdev_rreq *r)
+{
+	struct cdev_rreq **pp;
+
+	if (r->w && r->node) {
+		for (pp = &r->node->parked; *pp; pp = &(*pp)->next) {
+			if (*pp == r) {
+				*pp = r->next;
+				break;
+			}
+		}
+	}
+	r->w = NULL;
+	r->node = NULL;
+	r->next = r->cc->free_rreqs;
+	r->cc->free_rreqs = r;
+}
+
+/**
+ * cdev_fast_read() - FUSE_READ: one frame, or parked until one comes
+ * @n:		session
+ * @in:		request, @len bytes
+ * @len:	its length
+ */
+static void cdev_fast_read(struct cdev_node *n,
+			   const struct fuse_in_header *in, size_t len)
+{
+	const struct fuse_read_in *arg = (const void *)(in + 1);
+	struct tapdev_waiter *w;
+	struct cdev_rreq *r;
+
+	if (len < sizeof(*in) + sizeof(*arg)) {
+		cdev_answer(n, in->unique, EINVAL, NULL, 0);
+		return;
+	}
+	r = cdev_rreq_get(n->cc);
+	if (!r) {
+		cdev_answer(n, in->unique, ENOMEM, NULL, 0);
+		return;
+	}
+	r->cc = n->cc;
+	r->node = n;
+	r->unique = in->unique;
+	r->w = NULL;
+	/* Answered at once, r is back on the free list when this returns */
+	w = tapdev_read((struct tapdev_file *)(uintptr_t)arg->fh, r, arg->size,
+			arg->flags & O_NONBLOCK);
+	if (w) {
+		r->w = w;
+		r->next = n->parked;
+		n->parked = r;
+		cdev_parked = true;
+	}
+}
+
+/**
+ * cdev_fast_write() - FUSE_WRITE: one frame
+ * @n:		session
+ * @in:		request: header, struct fuse_write_in, the frame
+ * @len:	its length
+ */
+static void cdev_fast_write(struct cdev_node *n,
+			    const struct fuse_in_header *in, size_t len)
+{
+	const struct fuse_write_in *arg = (const void *)(in + 1);
+	struct fuse_write_out out = { 0 };
+	ssize_t ret;
+
+	if (len < sizeof(*in) + sizeof(*arg) ||
+	    len - sizeof(*in) - sizeof(*arg) != arg->size) {
+		cdev_answer(n, in->unique, EINVAL, NULL, 0);
+		return;
+	}
+	ret = tapdev_write((struct tapdev_file *)(uintptr_t)arg->fh, arg + 1,
+			   arg->size);
+	if (ret < 0) {
+		cdev_answer(n, in->unique, (int)-ret, NULL, 0);
+		return;
+	}
+	out.size = (uint32_t)ret;
+	cdev_answer(n, in->unique, 0, &out, sizeof(out));
+}
+
+/**
+ * cdev_fast_interrupt() - FUSE_INTERRUPT: the client of a read got a signal
+ * @n:		session
+ * @in:		request
+ * @len:	its length
+ *
+ * A read no longer parked was answered already; an interrupt for a
+ * request of libfuse's finds nothing either (none waits for a signal).
+ * Interrupts get no answer.
+ */
+static void cdev_fast_interrupt(struct cdev_node *n,
+				const struct fuse_in_header *in, size_t len)
+{
+	const struct fuse_interrupt_in *arg = (const void *)(in + 1);
+	struct cdev_rreq *r;
+
+	if (len < sizeof(*in) + sizeof(*arg))
+		return;
+	for (r = n->parked; r; r = r->next) {
+		if (r->unique == arg->unique) {
+			tapdev_interrupt(r->w, r);
+			return;
+		}
+	}
+}
+
+/**
+ * cdev_fast() - take a request of the frame path, model lock held
+ * @n:		session
+ * @buf:	request as read from /dev/cuse
+ * @len:	its length
+ *
+ * Return: true if taken, false for libfuse
+ */
+static bool cdev_fast(struct cdev_node *n, const uint8_t *buf, size_t len)
+{
+	const struct fuse_in_header *in = (const void *)buf;
+
+	if (len < sizeof(*in) || in->len != len || in->total_extlen)
+		return false;
+	switch (in->opcode) {
+	case FUSE_READ:
+		cdev_fast_read(n, in, len);
+		return true;
+	case FUSE_WRITE:
+		cdev_fast_write(n, in, len);
+		return true;
+	case FUSE_INTERRUPT:
+		cdev_fast_interrupt(n, in, len);
+		return true;
+	default:
+		return false;
+	}
+}
 
 /**
  * cdev_post_read() - post a read of the node's fd into a slot
@@ -573,6 +727,13 @@ static void cdev_node_free(struct cdev_node *n)
 		n->cc->cloner = NULL;
 	if (n->file)
 		tapdev_close(n->file);	/* its unit is gone already */
+	/* Still parked (a clone's, still open): answered into the void */
+	while (n->parked) {
+		struct cdev_rreq *r = n->parked;
+
+		n->parked = r->next;
+		r->node = NULL;
+	}
 	loop_quiesce();		/* no answer left for the fd we close */
 	if (n->se)
 		fuse_session_destroy(n->se);	/* closes n->fd */
@@ -776,8 +937,13 @@ void cdev_on_read(void *obj, int res)
 		 * our answer is out. Dispatching keeps the node meanwhile.
 		 */
 		cdev_parked = false;
-		loop_unlock();
-		fuse_session_process_buf(n->se, &fb);
+		if (cdev_fast(n, sl->buf, (size_t)res)) {
+			tapdev_reap(n->cc->tap);
+			loop_unlock();
+		} else {
+			loop_unlock();
+			fuse_session_process_buf(n->se, &fb);
+		}
 		more = --budget && !cdev_parked;
 		if (more) {
 			res = read(n->fd, sl->buf, CDEV_BUF_SIZE);
@@ -838,18 +1004,23 @@ static void cdev_node_remove(void *host, struct tapdev_unit *u)
 	u->node = NULL;
 }
 
+/* Reads are all the frame path's: @req is a struct cdev_rreq */
 static void cdev_reply_data(void *req, const void *buf, size_t len)
 {
-	cdev_deferring = true;
-	fuse_reply_buf(req, buf, len);
-	cdev_deferring = false;
+	struct cdev_rreq *r = req;
+
+	if (r->node)
+		cdev_answer(r->node, r->unique, 0, buf, len);
+	cdev_rreq_put(r);
 }
 
 static void cdev_reply_err(void *req, int err)
 {
-	cdev_deferring = true;
-	fuse_reply_err(req, err);
-	cdev_deferring = false;
+	struct cdev_rreq *r = req;
+
+	if (r->node)
+		cdev_answer(r->node, r->unique, err, NULL, 0);
+	cdev_rreq_put(r);
 }
 
 static void cdev_poll_wake(void *ph)
@@ -956,7 +1127,14 @@ int cdev_init(struct cdev_ctx *cc, struct loop *loop, struct tapdev_ctx *tap,
  */
 void cdev_fini(struct cdev_ctx *cc)
 {
+	struct cdev_rreq *r;
+
 	if (cc->cloner)
 		cdev_node_del(cc->cloner);
 	cc->cloner = NULL;
+	/* The model answered every read already (tapdev_fini()) */
+	while ((r = cc->free_rreqs)) {
+		cc->free_rreqs = r->next;
+		free(r);
+	}
 }

@@ -27,7 +27,10 @@ struct cdev_node;
  * @major:	device major of the cloner, shared by every unit node
  * @cloner_ready: the cloner's node exists (and @major is known)
  * @fuse_debug:	let libfuse log every request
+ * @free_rreqs:	reads of the frame path not in use (cdev.c)
  */
+struct cdev_rreq;
+
 struct cdev_ctx {
 	struct loop *loop;
 	struct tapdev_ctx *tap;
@@ -38,6 +41,7 @@ struct cdev_ctx {
 	unsigned major;
 	bool cloner_ready;
 	bool fuse_debug;
+	struct cdev_rreq *free_rreqs;
 };
 
 extern const struct tapdev_host cdev_host;
