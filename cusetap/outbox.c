@@ -97,6 +97,8 @@ ssize_t outbox_put(struct outbox *ob, int fd, const struct iovec *iov,
 	ob->msgs[ob->nmsgs].len = (uint32_t)len;
 	ob->nmsgs++;
 	for (i = 0; i < count; i++) {
+		if (!iov[i].iov_len)
+			continue;	/* may have no base at all */
 		memcpy(ob->buf + ob->used, iov[i].iov_base, iov[i].iov_len);
 		ob->used += iov[i].iov_len;
 	}
