@@ -7,7 +7,7 @@
  * Each node owns a /dev/cuse file descriptor, opened non-blocking and handed
  * to libfuse with fuse_session_custom_io(), so that the event loop, not
  * libfuse, reads it: one read stays posted per node, into the node's buffer,
- * and each request read is given to fuse_session_process_buf(). While
+ * and each request read is dispatched from there (below). While
  * requests keep coming, the next ones are taken with plain non-blocking
  * reads (CDEV_READ_BUDGET); the posted read is what the node sleeps on.
  * The cloner's session is read by loop 0, each unit node's by the loop its
@@ -82,8 +82,7 @@
 #define CDEV_MAX_SLOTS		2
 /*
  * One read per session is also what keeps one thread at a time in a
- * session's requests, which the node's dispatching flag and the order of
- * the model lock and libfuse's request lock (cdev_interrupted()) rely on
+ * session's requests, which the node's dispatching flag relies on
  */
 static_assert(CDEV_CLONER_SLOTS == 1 && CDEV_UNIT_SLOTS == 1,
 	      "a session is read by one thread at a time");
@@ -102,6 +101,7 @@ struct cdev_node;
 /**
  * struct cdev_rreq - a read of the frame path, as the device model knows it
  * @next:	next on the node's list of parked reads, or on the free list
+ * @pprev:	what points to it on the node's list, NULL when on none
  * @cc:		context, whose free list it goes back to
  * @node:	session it came on, NULL once that is gone (then no answer)
  * @unique:	the kernel's request id
@@ -109,6 +109,7 @@ struct cdev_node;
  */
 struct cdev_rreq {
 	struct cdev_rreq *next;
+	struct cdev_rreq **pprev;
 	struct cdev_ctx *cc;
 	struct cdev_node *node;
 	uint64_t unique;
@@ -180,12 +181,6 @@ struct cdev_node {
 
 static void cdev_node_free(struct cdev_node *n);
 static void cdev_start_deferred(struct cdev_ctx *cc);
-
-/*
- * The request just processed parked a read: its client sends no other
- * until a frame comes, so looking for one is wasted
- */
-static __thread bool cdev_parked;
 
 /**
  * cdev_file() - the device model's open file behind a CUSE file
@@ -555,15 +550,11 @@ static struct cdev_rreq *cdev_rreq_get(struct cdev_ctx *cc)
  */
 static void cdev_rreq_put(struct cdev_rreq *r)
 {
-	struct cdev_rreq **pp;
-
-	if (r->w && r->node) {
-		for (pp = &r->node->parked; *pp; pp = &(*pp)->next) {
-			if (*pp == r) {
-				*pp = r->next;
-				break;
-			}
-		}
+	if (r->pprev) {
+		*r->pprev = r->next;
+		if (r->next)
+			r->next->pprev = r->pprev;
+		r->pprev = NULL;
 	}
 	r->w = NULL;
 	r->node = NULL;
@@ -576,8 +567,10 @@ static void cdev_rreq_put(struct cdev_rreq *r)
  * @n:		session
  * @in:		request, @len bytes
  * @len:	its length
+ *
+ * Return: true if the read was parked
  */
-static void cdev_fast_read(struct cdev_node *n,
+static bool cdev_fast_read(struct cdev_node *n,
 			   const struct fuse_in_header *in, size_t len)
 {
 	const struct fuse_read_in *arg = (const void *)(in + 1);
@@ -586,26 +579,30 @@ static void cdev_fast_read(struct cdev_node *n,
 
 	if (len < sizeof(*in) + sizeof(*arg)) {
 		cdev_answer(n, in->unique, EINVAL, NULL, 0);
-		return;
+		return false;
 	}
 	r = cdev_rreq_get(n->cc);
 	if (!r) {
 		cdev_answer(n, in->unique, ENOMEM, NULL, 0);
-		return;
+		return false;
 	}
 	r->cc = n->cc;
 	r->node = n;
 	r->unique = in->unique;
 	r->w = NULL;
+	r->pprev = NULL;
 	/* Answered at once, r is back on the free list when this returns */
 	w = tapdev_read((struct tapdev_file *)(uintptr_t)arg->fh, r, arg->size,
 			arg->flags & O_NONBLOCK);
-	if (w) {
-		r->w = w;
-		r->next = n->parked;
-		n->parked = r;
-		cdev_parked = true;
-	}
+	if (!w)
+		return false;
+	r->w = w;
+	r->next = n->parked;
+	if (r->next)
+		r->next->pprev = &r->next;
+	r->pprev = &n->parked;
+	n->parked = r;
+	return true;
 }
 
 /**
@@ -644,7 +641,7 @@ static void cdev_fast_write(struct cdev_node *n,
  *
  * A read no longer parked was answered already; an interrupt for a
  * request of libfuse's finds nothing either (none waits for a signal).
- * Interrupts get no answer.
+ * The read is answered EINTR at once; the interrupt itself gets no answer.
  */
 static void cdev_fast_interrupt(struct cdev_node *n,
 				const struct fuse_in_header *in, size_t len)
@@ -657,10 +654,19 @@ static void cdev_fast_interrupt(struct cdev_node *n,
 	for (r = n->parked; r; r = r->next) {
 		if (r->unique == arg->unique) {
 			tapdev_interrupt(r->w, r);
+			tapdev_reap(n->cc->tap);
 			return;
 		}
 	}
 }
+
+/* What cdev_fast() did with a request */
+enum cdev_took {
+	CDEV_LIBFUSE,		/* not the frame path's: libfuse's to parse */
+	CDEV_DONE,		/* answered (or an interrupt, taken) */
+	CDEV_PARKED,		/* a read parked: its client sends nothing more
+				 * until a frame comes, so looking is wasted */
+};
 
 /**
  * cdev_fast() - take a request of the frame path, model lock held
@@ -668,26 +674,26 @@ static void cdev_fast_interrupt(struct cdev_node *n,
  * @buf:	request as read from /dev/cuse
  * @len:	its length
  *
- * Return: true if taken, false for libfuse
+ * Return: what was done with it
  */
-static bool cdev_fast(struct cdev_node *n, const uint8_t *buf, size_t len)
+static enum cdev_took cdev_fast(struct cdev_node *n, const uint8_t *buf,
+				size_t len)
 {
 	const struct fuse_in_header *in = (const void *)buf;
 
 	if (len < sizeof(*in) || in->len != len || in->total_extlen)
-		return false;
+		return CDEV_LIBFUSE;
 	switch (in->opcode) {
 	case FUSE_READ:
-		cdev_fast_read(n, in, len);
-		return true;
+		return cdev_fast_read(n, in, len) ? CDEV_PARKED : CDEV_DONE;
 	case FUSE_WRITE:
 		cdev_fast_write(n, in, len);
-		return true;
+		return CDEV_DONE;
 	case FUSE_INTERRUPT:
 		cdev_fast_interrupt(n, in, len);
-		return true;
+		return CDEV_DONE;
 	default:
-		return false;
+		return CDEV_LIBFUSE;
 	}
 }
 
@@ -733,6 +739,7 @@ static void cdev_node_free(struct cdev_node *n)
 
 		n->parked = r->next;
 		r->node = NULL;
+		r->pprev = NULL;
 	}
 	loop_quiesce();		/* no answer left for the fd we close */
 	if (n->se)
@@ -929,6 +936,7 @@ void cdev_on_read(void *obj, int res)
 	n->dispatching = true;
 	while (res > 0 && !n->dying) {
 		struct fuse_buf fb = { .mem = sl->buf, .size = (size_t)res };
+		enum cdev_took took = cdev_fast(n, sl->buf, (size_t)res);
 		bool more;
 
 		/*
@@ -936,22 +944,16 @@ void cdev_on_read(void *obj, int res)
 		 * the client's next request is usually there already, once
 		 * our answer is out. Dispatching keeps the node meanwhile.
 		 */
-		cdev_parked = false;
-		if (cdev_fast(n, sl->buf, (size_t)res)) {
-			tapdev_reap(n->cc->tap);
-			loop_unlock();
-		} else {
-			loop_unlock();
+		loop_unlock();
+		if (took == CDEV_LIBFUSE)
 			fuse_session_process_buf(n->se, &fb);
-		}
-		more = --budget && !cdev_parked;
+		more = --budget && took != CDEV_PARKED;
 		if (more) {
 			res = read(n->fd, sl->buf, CDEV_BUF_SIZE);
 			if (res < 0)
 				res = -errno;
 		}
 		loop_lock();
-		tapdev_reap(n->cc->tap);
 		if (!more)
 			break;
 	}

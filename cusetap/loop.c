@@ -348,16 +348,6 @@ void loop_lock(void)
 }
 
 /**
- * loop_locked() - the calling thread holds the model lock
- *
- * Return: true if it does
- */
-bool loop_locked(void)
-{
-	return loop_holding_lock;
-}
-
-/**
  * loop_unlock() - submit what was queued on other threads' rings, release
  *		   the model lock, then write the answers queued meanwhile
  */

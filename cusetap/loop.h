@@ -87,7 +87,6 @@ void loop_join(struct loop *l);
 
 void loop_lock(void);
 void loop_unlock(void);
-bool loop_locked(void);
 ssize_t loop_reply(int fd, const struct iovec *iov, int count);
 void loop_quiesce(void);
 
