@@ -483,6 +483,7 @@ int loop_run(struct loop *l)
 			err = ret;
 			break;
 		}
+		l->batches++;
 		loop_dispatch(l);
 		if (l->after)
 			l->after(l->after_arg);

@@ -49,6 +49,7 @@ enum loop_tag {
  * @running:	its thread serves it (always true of loop 0)
  * @thread:	that thread, for loops other than 0
  * @out:	replies its thread writes once it lets go of the model lock
+ * @batches:	batches of completions handled so far
  */
 struct loop {
 	struct io_uring ring;
@@ -64,6 +65,7 @@ struct loop {
 	bool running;
 	pthread_t thread;
 	struct outbox out;
+	unsigned long batches;
 };
 
 int loop_init(struct loop *l, unsigned entries);

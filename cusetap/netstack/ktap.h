@@ -39,11 +39,18 @@ struct ktap_tx;
  * @head:	oldest first
  * @tail:	where the next one goes
  * @n:		how many
+ * @batch:	the loop's batch of completions (struct loop.batches) they
+ *		were written in
+ * @sent:	frames written in that batch, held or not
+ * @sent_before: frames written in the last batch that had any
  */
 struct ktap_held {
 	struct ktap_tx *head;
 	struct ktap_tx **tail;
 	unsigned n;
+	unsigned long batch;
+	unsigned sent;
+	unsigned sent_before;
 };
 
 struct ktap {

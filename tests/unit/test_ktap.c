@@ -147,18 +147,37 @@ static void expect_frame(size_t len, uint8_t seq)
 	}
 }
 
+static void test_lone_frame_written_at_once(void)
+{
+	uint8_t f[128];
+
+	/* A new batch of completions, after one that wrote nothing */
+	loop.batches++;
+	ktap_ops.send(port, f, frame_make(f, 0, 60, 1));
+	expect_frame(60, 1);
+	CHECK(!loop.holding);
+}
+
 static void test_held_until_batch_or_idle(void)
 {
 	uint8_t f[128], got[4096];
 
-	ktap_ops.send(port, f, frame_make(f, 0, 60, 1));
+	/* The second frame of the batch: the client is streaming */
+	ktap_ops.send(port, f, frame_make(f, 0, 60, 2));
 	/* Nothing was submitted: the frame must still be held */
 	CHECK_EQ(host_recv(got, 50), 0);
 	CHECK(loop.holding);
 	/* The loop's idle hook */
 	ktap_tx_issue(&kt);
 	loop_submit(&loop);
-	expect_frame(60, 1);
+	expect_frame(60, 2);
+	/* The next batch's first frame is held too: the last one wrote two */
+	loop.batches++;
+	ktap_ops.send(port, f, frame_make(f, 0, 60, 3));
+	CHECK_EQ(host_recv(got, 50), 0);
+	ktap_tx_issue(&kt);
+	loop_submit(&loop);
+	expect_frame(60, 3);
 }
 
 static void test_vnet_hdr_flushes_held_frames(void)
@@ -166,16 +185,16 @@ static void test_vnet_hdr_flushes_held_frames(void)
 	uint8_t f[128];
 
 	/* Held under "no header": the backend put 10 zero bytes in front */
-	ktap_ops.send(port, f, frame_make(f, 0, 60, 2));
-	ktap_ops.send(port, f, frame_make(f, 0, 61, 3));
+	ktap_ops.send(port, f, frame_make(f, 0, 60, 12));
+	ktap_ops.send(port, f, frame_make(f, 0, 61, 13));
 	/* The TAP's header becomes 12 bytes: the held frames go first */
 	CHECK_EQ(ktap_ops.set_vnet_hdr(port, 12), 0);
-	expect_frame(60, 2);
-	expect_frame(61, 3);
+	expect_frame(60, 12);
+	expect_frame(61, 13);
 	/* A frame sent now carries the client's own 12-byte header */
-	ktap_ops.send(port, f, frame_make(f, 12, 62, 4));
+	ktap_ops.send(port, f, frame_make(f, 12, 62, 14));
 	CHECK_EQ(ktap_ops.set_vnet_hdr(port, 0), 0);
-	expect_frame(62, 4);
+	expect_frame(62, 14);
 }
 
 static void test_large_frame_after_held(void)
@@ -247,6 +266,7 @@ int main(void)
 {
 	if (setup())
 		return 1;
+	RUN(test_lone_frame_written_at_once);
 	RUN(test_held_until_batch_or_idle);
 	RUN(test_vnet_hdr_flushes_held_frames);
 	RUN(test_large_frame_after_held);
