@@ -151,7 +151,7 @@ static void test_lone_frame_written_at_once(void)
 {
 	uint8_t f[128];
 
-	/* A new batch of completions, after one that wrote nothing */
+	/* A new batch of completions; no batch has written a frame yet */
 	loop.batches++;
 	ktap_ops.send(port, f, frame_make(f, 0, 60, 1));
 	expect_frame(60, 1);
@@ -178,6 +178,31 @@ static void test_held_until_batch_or_idle(void)
 	ktap_tx_issue(&kt);
 	loop_submit(&loop);
 	expect_frame(60, 3);
+}
+
+static void test_lone_frame_follows_held_ones(void)
+{
+	uint8_t f[128], got[4096];
+
+	/* A batch that writes two frames: the client streams */
+	loop.batches++;
+	ktap_ops.send(port, f, frame_make(f, 0, 60, 18));
+	ktap_ops.send(port, f, frame_make(f, 0, 60, 19));
+	ktap_tx_issue(&kt);
+	loop_submit(&loop);
+	expect_frame(60, 18);
+	expect_frame(60, 19);
+	/* So the next batch's one frame is held */
+	loop.batches++;
+	ktap_ops.send(port, f, frame_make(f, 0, 60, 20));
+	CHECK_EQ(host_recv(got, 50), 0);
+	/* The last batch wrote one: the client takes turns, this one is lone,
+	 * and goes at once, after the held one */
+	loop.batches++;
+	ktap_ops.send(port, f, frame_make(f, 0, 60, 21));
+	expect_frame(60, 20);
+	expect_frame(60, 21);
+	CHECK_EQ(host_recv(got, 50), 0);
 }
 
 static void test_vnet_hdr_flushes_held_frames(void)
@@ -268,6 +293,7 @@ int main(void)
 		return 1;
 	RUN(test_lone_frame_written_at_once);
 	RUN(test_held_until_batch_or_idle);
+	RUN(test_lone_frame_follows_held_ones);
 	RUN(test_vnet_hdr_flushes_held_frames);
 	RUN(test_large_frame_after_held);
 	RUN(test_carrier_change_flushes_held_frames);
