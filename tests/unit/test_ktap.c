@@ -291,6 +291,12 @@ int main(void)
 {
 	if (setup())
 		return 1;
+	/*
+	 * In this order: the tests share one TAP and the loop's count of
+	 * frames per batch of completions. The first starts from a loop that
+	 * never wrote; each later one sends in the batch the one before left
+	 * (held, since it already wrote), or starts the batches it needs.
+	 */
 	RUN(test_lone_frame_written_at_once);
 	RUN(test_held_until_batch_or_idle);
 	RUN(test_lone_frame_follows_held_ones);
