@@ -14,15 +14,18 @@
  * unit number picks (loop_for()), so that clients of different units
  * opened by name are served by different threads.
  *
- * The frame path, reads and writes (one request per frame), is answered
- * here without libfuse: its handling of a request (an allocation, its
- * locks, the dispatch) cost 11 us of CPU per request under emulation,
- * measured, against 34 us for our own work and the answer. A read or write
- * is parsed from the kernel's message (struct fuse_in_header, then
- * fuse_read_in or fuse_write_in) and answered with a struct
+ * The frame path, reads and writes (one request per frame) and the polls
+ * of a client that waits with poll(), select() or epoll (one before each
+ * frame it waits for), is answered here without libfuse: its handling of
+ * a request (an allocation, its locks, the dispatch) cost 11 us of CPU per
+ * request under emulation, measured, against 34 us for our own work and
+ * the answer, and a poll cost a second allocation, for its handle. A
+ * request is parsed from the kernel's message (struct fuse_in_header, then
+ * fuse_read_in, fuse_write_in or fuse_poll_in) and answered with a struct
  * fuse_out_header once the loop lets go of the model lock (loop_reply()).
- * A parked read is a struct cdev_rreq, on its node's list until answered;
- * FUSE_INTERRUPT is taken here too, since libfuse never saw those reads.
+ * A parked read, and a poll handle, is a struct cdev_rreq, on its node's
+ * list until answered or notified; FUSE_INTERRUPT is taken here too, since
+ * libfuse never saw those reads.
  * Every other request goes to libfuse, which parses it without the model
  * lock (it has its own); each callback takes the lock for the model, and
  * its answer is written at once (cdev_io_writev()), because what follows
@@ -99,12 +102,15 @@ static_assert(CDEV_CLONER_SLOTS == 1 && CDEV_UNIT_SLOTS == 1,
 struct cdev_node;
 
 /**
- * struct cdev_rreq - a read of the frame path, as the device model knows it
- * @next:	next on the node's list of parked reads, or on the free list
+ * struct cdev_rreq - a read of the frame path, or a poll handle, as the
+ *		      device model knows it
+ * @next:	next on the node's list of parked reads (or of poll
+ *		handles), or on the free list
  * @pprev:	what points to it on the node's list, NULL when on none
  * @cc:		context, whose free list it goes back to
  * @node:	session it came on, NULL once that is gone (then no answer)
- * @unique:	the kernel's request id
+ * @unique:	the kernel's request id; for a poll handle, the kernel's
+ *		handle (fuse_poll_in.kh) that its notification names
  * @w:		the model's waiter while parked, NULL otherwise
  */
 struct cdev_rreq {
@@ -148,6 +154,7 @@ struct cdev_slot {
  * @dying:	deleted: free once nothing is reading or dispatching
  * @deferred:	waiting for the cloner's node before starting its session
  * @parked:	reads of the frame path parked on this session
+ * @polls:	poll handles of this session's files, until notified
  * @open_req:	an open of the cloner that created this node's unit, answered
  *		once the node exists (so that open() returning means
  *		/dev/tapN is there), or NULL
@@ -173,6 +180,7 @@ struct cdev_node {
 	bool dying;
 	bool deferred;
 	struct cdev_rreq *parked;
+	struct cdev_rreq *polls;
 	fuse_req_t open_req;
 	struct fuse_file_info open_fi;
 	struct tapdev_file *file;
@@ -388,11 +396,19 @@ static void cdev_release(fuse_req_t req, struct fuse_file_info *fi)
 	loop_unlock();
 }
 
+/*
+ * Polls are the frame path's (cdev_fast_poll()); libfuse sees none from
+ * the kernel. It is still given this callback: without one, libfuse would
+ * answer ENOSYS, and the kernel would stop asking and call every file of
+ * the session always ready. So: readiness now, no notification.
+ */
 static void cdev_poll(fuse_req_t req, struct fuse_file_info *fi,
 		      struct fuse_pollhandle *ph)
 {
+	if (ph)
+		fuse_pollhandle_destroy(ph);
 	loop_lock();
-	fuse_reply_poll(req, tapdev_poll(cdev_file(fi), ph));
+	fuse_reply_poll(req, tapdev_poll(cdev_file(fi), NULL));
 	loop_unlock();
 }
 
@@ -563,6 +579,24 @@ static void cdev_rreq_put(struct cdev_rreq *r)
 }
 
 /**
+ * cdev_rreq_orphan() - empty a node's list: its session is ending
+ * @head:	the list
+ *
+ * The model still holds each record; it answers or notifies nobody, and
+ * goes back to the free list when the model lets go of it.
+ */
+static void cdev_rreq_orphan(struct cdev_rreq **head)
+{
+	while (*head) {
+		struct cdev_rreq *r = *head;
+
+		*head = r->next;
+		r->node = NULL;
+		r->pprev = NULL;
+	}
+}
+
+/**
  * cdev_fast_read() - FUSE_READ: one frame, or parked until one comes
  * @n:		session
  * @in:		request, @len bytes
@@ -660,6 +694,47 @@ static void cdev_fast_interrupt(struct cdev_node *n,
 	}
 }
 
+/**
+ * cdev_fast_poll() - FUSE_POLL: readiness, and a handle to notify
+ * @n:		session
+ * @in:		request
+ * @len:	its length
+ *
+ * The kernel asks for a notification (FUSE_POLL_SCHEDULE_NOTIFY) when
+ * its poller will sleep; the model keeps the handle until a frame comes
+ * (cdev_poll_wake()) or it is replaced (cdev_poll_drop()).
+ */
+static void cdev_fast_poll(struct cdev_node *n,
+			   const struct fuse_in_header *in, size_t len)
+{
+	const struct fuse_poll_in *arg = (const void *)(in + 1);
+	struct fuse_poll_out out = { 0 };
+	struct cdev_rreq *ph = NULL;
+
+	if (len < sizeof(*in) + sizeof(*arg)) {
+		cdev_answer(n, in->unique, EINVAL, NULL, 0);
+		return;
+	}
+	if (arg->flags & FUSE_POLL_SCHEDULE_NOTIFY) {
+		ph = cdev_rreq_get(n->cc);
+		if (!ph) {
+			cdev_answer(n, in->unique, ENOMEM, NULL, 0);
+			return;
+		}
+		ph->cc = n->cc;
+		ph->node = n;
+		ph->unique = arg->kh;
+		ph->w = NULL;
+		ph->next = n->polls;
+		if (ph->next)
+			ph->next->pprev = &ph->next;
+		ph->pprev = &n->polls;
+		n->polls = ph;
+	}
+	out.revents = tapdev_poll((struct tapdev_file *)(uintptr_t)arg->fh, ph);
+	cdev_answer(n, in->unique, 0, &out, sizeof(out));
+}
+
 /* What cdev_fast() did with a request */
 enum cdev_took {
 	CDEV_LIBFUSE,		/* not the frame path's: libfuse's to parse */
@@ -688,6 +763,9 @@ static enum cdev_took cdev_fast(struct cdev_node *n, const uint8_t *buf,
 		return cdev_fast_read(n, in, len) ? CDEV_PARKED : CDEV_DONE;
 	case FUSE_WRITE:
 		cdev_fast_write(n, in, len);
+		return CDEV_DONE;
+	case FUSE_POLL:
+		cdev_fast_poll(n, in, len);
 		return CDEV_DONE;
 	case FUSE_INTERRUPT:
 		cdev_fast_interrupt(n, in, len);
@@ -733,14 +811,12 @@ static void cdev_node_free(struct cdev_node *n)
 		n->cc->cloner = NULL;
 	if (n->file)
 		tapdev_close(n->file);	/* its unit is gone already */
-	/* Still parked (a clone's, still open): answered into the void */
-	while (n->parked) {
-		struct cdev_rreq *r = n->parked;
-
-		n->parked = r->next;
-		r->node = NULL;
-		r->pprev = NULL;
-	}
+	/*
+	 * Still parked, or a poll handle still held (a clone's, still open):
+	 * answered or notified into the void
+	 */
+	cdev_rreq_orphan(&n->parked);
+	cdev_rreq_orphan(&n->polls);
 	loop_quiesce();		/* no answer left for the fd we close */
 	if (n->se)
 		fuse_session_destroy(n->se);	/* closes n->fd */
@@ -1025,15 +1101,28 @@ static void cdev_reply_err(void *req, int err)
 	cdev_rreq_put(r);
 }
 
+/* Poll handles are cdev_fast_poll()'s: FUSE_NOTIFY_POLL, then recycled */
 static void cdev_poll_wake(void *ph)
 {
-	fuse_lowlevel_notify_poll(ph);
-	fuse_pollhandle_destroy(ph);
+	struct cdev_rreq *r = ph;
+	struct fuse_notify_poll_wakeup_out arg = { .kh = r->unique };
+	struct fuse_out_header out = {
+		.len = sizeof(out) + sizeof(arg),
+		.error = FUSE_NOTIFY_POLL,
+	};
+	struct iovec iov[2] = {
+		{ &out, sizeof(out) },
+		{ &arg, sizeof(arg) },
+	};
+
+	if (r->node)
+		loop_reply(r->node->fd, iov, 2);
+	cdev_rreq_put(r);
 }
 
 static void cdev_poll_drop(void *ph)
 {
-	fuse_pollhandle_destroy(ph);
+	cdev_rreq_put(ph);
 }
 
 /**
