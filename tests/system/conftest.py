@@ -80,10 +80,11 @@ def unique_devname():
 class Daemon:
     """One cusetap process, started in the foreground with its own devname."""
 
-    def __init__(self, binary, tmpdir, devname=None, args=()):
+    def __init__(self, binary, tmpdir, devname=None, args=(), env=None):
         self.binary = binary
         self.devname = devname or unique_devname()
         self.args = list(args)
+        self.env = env
         self.pidfile = os.path.join(tmpdir, f"{self.devname}.pid")
         self.logpath = os.path.join(tmpdir, f"{self.devname}.log")
         self.proc = None
@@ -101,8 +102,9 @@ class Daemon:
 
     def start(self):
         with open(self.logpath, "wb") as log:
+            env = dict(os.environ, **self.env) if self.env else None
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:
@@ -242,11 +244,12 @@ class Daemon:
 
 @pytest.fixture
 def daemon_factory(cusetap_bin, tmp_path):
-    """Return start(args=(), devname=None) -> Daemon; all are checked at teardown."""
+    """Return start(args=(), devname=None, env=None) -> Daemon (@env: variables
+    added to the daemon's environment); all are checked at teardown."""
     daemons = []
 
-    def start(args=(), devname=None):
-        d = Daemon(cusetap_bin, str(tmp_path), devname, args)
+    def start(args=(), devname=None, env=None):
+        d = Daemon(cusetap_bin, str(tmp_path), devname, args, env)
         daemons.append(d)
         return d.start()
 
