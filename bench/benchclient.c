@@ -38,6 +38,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -95,6 +96,7 @@ static const char *const bc_mode_names[] = {
  * @sender_cpu:	CPU the flooding sender runs on, -1 for the client's (read)
  * @by_name:	cusetap: worker N opens unit N by name (@dev + N), as bhyve
  *		and QEMU open /dev/tapN, instead of cloning @dev
+ * @poll:	read: wait with poll() before each read
  */
 struct bc_opts {
 	enum bc_mode mode;
@@ -111,6 +113,7 @@ struct bc_opts {
 	pid_t server_pid;
 	int sender_cpu;
 	bool by_name;
+	bool poll;
 };
 
 /**
@@ -451,6 +454,26 @@ static int bc_op_read(struct bc_client *c, uint8_t *buf, size_t len,
 	return 1;
 }
 
+/**
+ * bc_op_poll_read() - wait with poll(), then read, as an event-driven
+ *		       client does
+ * @c:		client
+ * @buf:	buffer
+ * @len:	bytes asked for
+ * @fl:		flow to report the frame to, or NULL
+ *
+ * Return: as bc_op_read()
+ */
+static int bc_op_poll_read(struct bc_client *c, uint8_t *buf, size_t len,
+			   struct hp_flow *fl)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, -1) < 0)
+		return -errno;
+	return bc_op_read(c, buf, len, fl);
+}
+
 typedef int (*bc_op)(struct bc_client *c, uint8_t *buf, size_t len,
 		     struct hp_flow *fl);
 
@@ -584,7 +607,7 @@ static int bc_worker(const struct bc_opts *o, unsigned idx,
 		bc_gso_frame(buf, len);
 		break;
 	case BC_READ:
-		op = bc_op_read;
+		op = o->poll ? bc_op_poll_read : bc_op_read;
 		if (o->target == BC_NULL)
 			break;
 		fl = &sh->flow[idx];
@@ -947,6 +970,8 @@ static void bc_usage(FILE *f)
 "  --sender-cpu N     run the host sender on CPU N (read; default: the\n"
 "                     client's)\n"
 "  --by-name          cusetap: client N opens unit N, DEV + N, by name\n"
+"  --poll             read: wait with poll() before each read, as an\n"
+"                     event-driven client does\n"
 "Prints one JSON line.\n");
 }
 
@@ -985,6 +1010,7 @@ int main(int argc, char **argv)
 		{ "server-pid",	required_argument, NULL, 'P' },
 		{ "sender-cpu",	required_argument, NULL, 'S' },
 		{ "by-name",	no_argument,	   NULL, 'N' },
+		{ "poll",	no_argument,	   NULL, 'L' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1015,6 +1041,7 @@ int main(int argc, char **argv)
 		case 'P': o.server_pid = atoi(optarg); break;
 		case 'S': o.sender_cpu = atoi(optarg); break;
 		case 'N': o.by_name = true; break;
+		case 'L': o.poll = true; break;
 		case 'h': bc_usage(stdout); return 0;
 		default: goto usage;
 		}
@@ -1031,6 +1058,7 @@ int main(int argc, char **argv)
 	    o.warmup < 0 || !o.clients || o.clients > BC_MAX_CLIENTS ||
 	    !o.iters || !o.count || o.window < 64 ||
 	    (o.target != BC_NATIVE && !o.dev) ||
+	    (o.poll && o.mode != BC_READ) ||
 	    (o.mode == BC_RTT && o.target != BC_NULL) ||
 	    (o.mode == BC_ECHO && o.target == BC_NULL) ||
 	    (o.mode == BC_GSO && o.target != BC_CUSETAP) ||

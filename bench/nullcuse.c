@@ -3,7 +3,8 @@
  * nullcuse.c - the benchmark's reference: a CUSE device that does nothing
  *
  * Every read is answered at once with as many bytes as were asked for (up
- * to --frame), every write with "all of it written". One thread, libfuse's
+ * to --frame), every write with "all of it written", every poll with
+ * "ready". One thread, libfuse's
  * own receive/process loop: what is left is the bare CUSE round trip that
  * any CUSE daemon pays per call, the floor cusetap is measured against.
  *
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,12 +96,24 @@ static void nullcuse_write(fuse_req_t req, const char *buf, size_t size,
 	fuse_reply_write(req, size);
 }
 
+/* Always ready, so no notification is ever due: every poll() of a
+ * client is one round trip, as a reading client's poll of a device with a
+ * frame waiting is */
+static void nullcuse_poll(fuse_req_t req, struct fuse_file_info *fi,
+			  struct fuse_pollhandle *ph)
+{
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM);
+}
+
 static const struct cuse_lowlevel_ops nullcuse_ops = {
 	.init		= nullcuse_init,
 	.init_done	= nullcuse_init_done,
 	.open		= nullcuse_open,
 	.read		= nullcuse_read,
 	.write		= nullcuse_write,
+	.poll		= nullcuse_poll,
 };
 
 static void nullcuse_usage(FILE *f)

@@ -26,7 +26,9 @@ at all; on the client's CPU the sender's own work (some 20 us a frame
 under emulation, half of what the native read costs) would be counted
 against cusetap. It sleeps on a futex while the client has a window of
 frames to read, so it is woken about once per 64 frames, not per frame.
-Reads are also measured with the sender on the client's CPU, and shown.
+Reads are also measured with the sender on the client's CPU, and shown,
+and as an event-driven client does them, with a poll() before each read
+(two round trips a frame; the null device answers "ready" at once).
 The 4-client runs use every CPU (their senders go wherever the scheduler
 puts them), and are compared with the best a single client does, whichever
 placement gave it; the null device's own 4-client ratio shows what the
@@ -301,6 +303,13 @@ class Bench:
                     if mode == "read" and self.sender_cpu is not None:
                         self.take(f"cusetap read {size} one cpu", mode, "cusetap",
                                   "fps", dev=tap_dev, **common)
+            # An event-driven client: poll() before each read
+            common = dict(size=64, duration=d, warmup=w, poll=True)
+            host = dict(common)
+            if self.sender_cpu is not None:
+                host["sender_cpu"] = self.sender_cpu
+            self.take("null read 64 poll", "read", "null", "fps", dev=null_dev, **common)
+            self.take("cusetap read 64 poll", "read", "cusetap", "fps", dev=tap_dev, **host)
             self.take("null rtt 64", "rtt", "null", "p50_us", dev=null_dev,
                       size=64, iters=it)
             self.take("native echo 64", "echo", "native", "p50_us", size=64, iters=it)
@@ -412,6 +421,13 @@ class Bench:
               self.get("cusetap echo 64", "p99_us"), self.get("null rtt 64", "p99_us"))
         ratio("echo p50: native / null read+write (host side's share)",
               self.get("native echo 64", "p50_us"), self.get("null rtt 64", "p50_us"))
+        null_rtt, native_echo = (self.get("null rtt 64", "p50_us"),
+                                 self.get("native echo 64", "p50_us"))
+        ratio("echo p50: cusetap / (null read+write + native echo)",
+              self.get("cusetap echo 64", "p50_us"),
+              None if null_rtt is None or native_echo is None else null_rtt + native_echo)
+        ratio("read 64 B after poll(): cusetap / null CUSE",
+              self.get("cusetap read 64 poll", "fps"), self.get("null read 64 poll", "fps"))
         for mode in ("write", "read"):
             for size in SIZES:
                 one = self.one_client(mode, size)
@@ -463,6 +479,9 @@ class Bench:
             c = self.get(f"cusetap read {size} one cpu", "fps")
             out.append(f"{'read ' + str(size) + ' B':16}{'':>11}{'':>11}{fmt(c):>11}"
                        f"{fmt(div(c, n), 2):>14}  sender on {cpu}")
+        n, c = self.get("null read 64 poll", "fps"), self.get("cusetap read 64 poll", "fps")
+        out.append(f"{'read 64 B':16}{fmt(n):>11}{'':>11}{fmt(c):>11}"
+                   f"{fmt(div(c, n), 2):>14}  poll() before each read")
         out.append("")
         out.append(f"Throughput, frames/s, {CLIENTS} clients on their own units, every CPU "
                    f"({len(self.all_cpus)}), against the best single client above")
