@@ -26,6 +26,8 @@ extern void *__libc_malloc(size_t size);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t size);
 extern void *__libc_memalign(size_t align, size_t size);
+extern void *__libc_valloc(size_t size);
+extern void *__libc_pvalloc(size_t size);
 
 static uint64_t allocount_none;
 static uint64_t *allocount = &allocount_none;
@@ -82,6 +84,18 @@ void *aligned_alloc(size_t align, size_t size)
 {
 	allocount_bump();
 	return __libc_memalign(align, size);
+}
+
+void *valloc(size_t size)
+{
+	allocount_bump();
+	return __libc_valloc(size);
+}
+
+void *pvalloc(size_t size)
+{
+	allocount_bump();
+	return __libc_pvalloc(size);
 }
 
 int posix_memalign(void **p, size_t align, size_t size)

@@ -5,14 +5,16 @@ counts every heap allocation into a file this test reads while the daemon
 runs. A client moves a few hundred frames first (free lists and copy slots
 fill as they are first needed), then a few thousand more, which must not
 allocate at all: writes (held in batches, and large ones written at once),
-reads (parked and queued), reads woken by poll() (each poll is a FUSE_POLL
-request), and an echo (one frame at a time each way), through a clone and
+reads (parked and queued), reads after poll() (each poll is a FUSE_POLL
+request; with one frame in flight at a time, the poller mostly sleeps and
+is woken by the daemon's notification), and an echo (one frame at a time each way), through a clone and
 through a unit opened by name.
 """
 
 import json
 import os
 import select
+import socket
 import struct
 import threading
 
@@ -86,10 +88,10 @@ def client_writes(c, n):
     assert got == n, f"host: expected {n} frames from the client, got {got}"
 
 
-def client_reads(c, n, use_poll):
-    """The host sends @n frames, at most WINDOW ahead of a client that reads
+def client_reads(c, n, use_poll, window=WINDOW):
+    """The host sends @n frames, at most @window ahead of a client that reads
     them (after poll() says there is one, with @use_poll)."""
-    room = threading.Semaphore(WINDOW)
+    room = threading.Semaphore(window)
     errors = []
     frame = make_frame(BROADCAST, SRC, new_marker("r"), 200)
 
@@ -105,12 +107,11 @@ def client_reads(c, n, use_poll):
                 room.release()
         except BaseException as e:      # reported to the test's own thread
             errors.append(e)
-            for _ in range(WINDOW):
+            for _ in range(window):
                 room.release()
 
     t = threading.Thread(target=reader)
     t.start()
-    import socket
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as s:
         s.bind((c.ifname, 0))
         for _ in range(n):
@@ -127,7 +128,6 @@ def client_reads(c, n, use_poll):
 def client_echoes(c, n):
     """One frame at a time: the host sends, the client reads it and writes it
     back, the host receives it."""
-    import socket
     with taputil.Capture(c.ifname) as cap, \
             socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as s:
         s.bind((c.ifname, 0))
@@ -146,6 +146,7 @@ MODES = {
     "write": lambda c, n: client_writes(c, n),
     "read": lambda c, n: client_reads(c, n, use_poll=False),
     "poll-read": lambda c, n: client_reads(c, n, use_poll=True),
+    "poll-wake": lambda c, n: client_reads(c, n, use_poll=True, window=1),
     "echo": client_echoes,
 }
 
