@@ -545,19 +545,42 @@ static void cdev_answer(struct cdev_node *n, uint64_t unique, int err,
 }
 
 /**
- * cdev_rreq_get() - a read of the frame path, from the free list or new
- * @cc:		context
+ * cdev_rreq_get() - a read of the frame path, or a poll handle, from the
+ *		     free list or new
+ * @n:		session it came on
+ * @unique:	the kernel's request id (a poll handle's: the kernel's handle)
  *
- * Return: the read, NULL if out of memory
+ * Return: the record, on no list yet; NULL if out of memory
  */
-static struct cdev_rreq *cdev_rreq_get(struct cdev_ctx *cc)
+static struct cdev_rreq *cdev_rreq_get(struct cdev_node *n, uint64_t unique)
 {
+	struct cdev_ctx *cc = n->cc;
 	struct cdev_rreq *r = cc->free_rreqs;
 
-	if (!r)
-		return calloc(1, sizeof(*r));
-	cc->free_rreqs = r->next;
+	if (r)
+		cc->free_rreqs = r->next;
+	else if (!(r = calloc(1, sizeof(*r))))
+		return NULL;
+	r->cc = cc;
+	r->node = n;
+	r->unique = unique;
+	r->w = NULL;
+	r->pprev = NULL;
 	return r;
+}
+
+/**
+ * cdev_rreq_link() - put a record on one of its node's lists
+ * @r:		record
+ * @head:	the list: the node's parked reads, or its poll handles
+ */
+static void cdev_rreq_link(struct cdev_rreq *r, struct cdev_rreq **head)
+{
+	r->next = *head;
+	if (r->next)
+		r->next->pprev = &r->next;
+	r->pprev = head;
+	*head = r;
 }
 
 /**
@@ -615,27 +638,18 @@ static bool cdev_fast_read(struct cdev_node *n,
 		cdev_answer(n, in->unique, EINVAL, NULL, 0);
 		return false;
 	}
-	r = cdev_rreq_get(n->cc);
+	r = cdev_rreq_get(n, in->unique);
 	if (!r) {
 		cdev_answer(n, in->unique, ENOMEM, NULL, 0);
 		return false;
 	}
-	r->cc = n->cc;
-	r->node = n;
-	r->unique = in->unique;
-	r->w = NULL;
-	r->pprev = NULL;
 	/* Answered at once, r is back on the free list when this returns */
 	w = tapdev_read((struct tapdev_file *)(uintptr_t)arg->fh, r, arg->size,
 			arg->flags & O_NONBLOCK);
 	if (!w)
 		return false;
 	r->w = w;
-	r->next = n->parked;
-	if (r->next)
-		r->next->pprev = &r->next;
-	r->pprev = &n->parked;
-	n->parked = r;
+	cdev_rreq_link(r, &n->parked);
 	return true;
 }
 
@@ -716,20 +730,12 @@ static void cdev_fast_poll(struct cdev_node *n,
 		return;
 	}
 	if (arg->flags & FUSE_POLL_SCHEDULE_NOTIFY) {
-		ph = cdev_rreq_get(n->cc);
+		ph = cdev_rreq_get(n, arg->kh);
 		if (!ph) {
 			cdev_answer(n, in->unique, ENOMEM, NULL, 0);
 			return;
 		}
-		ph->cc = n->cc;
-		ph->node = n;
-		ph->unique = arg->kh;
-		ph->w = NULL;
-		ph->next = n->polls;
-		if (ph->next)
-			ph->next->pprev = &ph->next;
-		ph->pprev = &n->polls;
-		n->polls = ph;
+		cdev_rreq_link(ph, &n->polls);
 	}
 	out.revents = tapdev_poll((struct tapdev_file *)(uintptr_t)arg->fh, ph);
 	cdev_answer(n, in->unique, 0, &out, sizeof(out));
