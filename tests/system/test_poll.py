@@ -48,11 +48,24 @@ def _waiter(fn):
             out["value"] = fn()
         except Exception as e:  # reported by the test
             out["error"] = e
-        out["elapsed"] = time.monotonic() - t0
+        out["end"] = time.monotonic()
+        out["elapsed"] = out["end"] - t0
 
     t = threading.Thread(target=body, daemon=True)
     t.start()
     return t, out
+
+
+def _assert_woken_by_event(out, since, what):
+    """The waiter woke because of the event at @since, not at its own timeout.
+
+    A poll() or select() that times out still looks at every fd once more,
+    and would find the frame then: only the time tells the two apart.
+    """
+    took = out["end"] - since
+    assert took < taputil.TIMEOUT / 2, (
+        f"{what}: expected the waiter to wake at once, it woke {took:.1f} s later "
+        f"(its timeout is {taputil.TIMEOUT} s): the daemon's notification never came")
 
 
 def _wake_test(daemon, fn, check):
@@ -64,10 +77,12 @@ def _wake_test(daemon, fn, check):
         f"waiter returned {out.get('value')!r} before any frame was sent "
         f"(expected it to block)")
     marker = new_marker("wake")
+    sent = time.monotonic()
     taputil.host_send(name, make_frame(BROADCAST, taputil.iface_mac(name), marker))
     t.join(taputil.TIMEOUT + 5)
     assert not t.is_alive(), "waiter: expected to wake when a frame arrived, still blocked"
     assert "error" not in out, f"waiter raised {out.get('error')!r}"
+    _assert_woken_by_event(out, sent, "a frame arrived")
     check(out["value"], fd)
     taputil.read_frame(fd, marker)
 
@@ -108,3 +123,54 @@ def test_poll_state_is_per_instance(daemon):
     assert ev0 == POLLOUT, (
         f"{name0} got no frame: expected revents POLLOUT, got {revents_text(ev0)}")
     taputil.read_frame(fd1, marker)
+
+
+def test_epoll_edge_triggered_wakes_for_each_frame(daemon):
+    """epoll, as event loops use it: each wait that sleeps is woken by the
+    daemon's notification when the next frame comes, and only then."""
+    fd, name = daemon.clone()
+    taputil.link_up(name)
+    ep = select.epoll()
+    try:
+        ep.register(fd, select.EPOLLIN | select.EPOLLET)
+        for i in range(3):
+            got = ep.poll(0.3)
+            assert got == [], f"frame {i}: expected no event before it is sent, got {got!r}"
+            t, out = _waiter(lambda: ep.poll(taputil.TIMEOUT))
+            time.sleep(0.5)  # let the waiter sleep in epoll_wait
+            marker = new_marker(f"ep{i}")
+            taputil.host_send(name, make_frame(BROADCAST, taputil.iface_mac(name), marker))
+            t.join(taputil.TIMEOUT + 5)
+            assert not t.is_alive(), f"frame {i}: epoll_wait still asleep after it arrived"
+            assert "error" not in out, f"frame {i}: epoll_wait raised {out.get('error')!r}"
+            assert out["value"] and out["value"][0][1] & select.EPOLLIN, (
+                f"frame {i}: expected EPOLLIN, got {out['value']!r}")
+            taputil.read_frame(fd, marker)
+    finally:
+        ep.close()
+
+
+def test_poller_wakes_when_interface_is_deleted(daemon):
+    """A client asleep in poll() when the host deletes its interface wakes
+    with POLLHUP (the unit is gone; writes would fail with ENXIO)."""
+    fd, name = daemon.clone()
+    taputil.link_up(name)
+
+    def wait(fd):
+        p = select.poll()
+        p.register(fd, POLLIN)
+        return p.poll(int(taputil.TIMEOUT * 1000))
+
+    t, out = _waiter(lambda: wait(fd))
+    time.sleep(1.0)  # let the waiter block
+    assert "value" not in out, f"poll returned {out.get('value')!r} before anything happened"
+    deleted = time.monotonic()
+    taputil.run("ip", "link", "del", "dev", name)
+    t.join(taputil.TIMEOUT + 5)
+    assert not t.is_alive(), f"poll: expected to wake when {name} was deleted, still blocked"
+    assert "error" not in out, f"poll raised {out.get('error')!r}"
+    _assert_woken_by_event(out, deleted, f"{name} deleted")
+    ev = out["value"][0][1] if out["value"] else 0
+    assert ev & select.POLLHUP, (
+        f"{name} deleted under a poller: expected POLLHUP, got {revents_text(ev)}")
+    daemon.assert_healthy()
