@@ -584,8 +584,9 @@ static void cdev_rreq_link(struct cdev_rreq *r, struct cdev_rreq **head)
 }
 
 /**
- * cdev_rreq_put() - a read was answered: off its node's list, recycle it
- * @r:		read
+ * cdev_rreq_put() - a read was answered, or a poll handle notified or
+ *		     dropped: off its node's list, recycle it
+ * @r:		the record
  */
 static void cdev_rreq_put(struct cdev_rreq *r)
 {
