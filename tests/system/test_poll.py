@@ -1,5 +1,7 @@
 """poll/select: POLLOUT always, POLLIN exactly when a frame is queued."""
 
+import errno
+import os
 import select
 import threading
 import time
@@ -173,4 +175,55 @@ def test_poller_wakes_when_interface_is_deleted(daemon):
     ev = out["value"][0][1] if out["value"] else 0
     assert ev & select.POLLHUP, (
         f"{name} deleted under a poller: expected POLLHUP, got {revents_text(ev)}")
+    daemon.assert_healthy()
+
+
+def test_many_pollers_of_one_file_all_get_woken(daemon):
+    """Four threads poll one clone while frames come one at a time. Each
+    poll replaces the daemon's handle for the file (the old one is dropped,
+    the new one notified): every frame is read exactly once, by whichever
+    poller gets to it (the others find EAGAIN), and nothing breaks."""
+    fd, name = daemon.clone()
+    taputil.link_up(name)
+    taputil.set_nonblock(fd)
+    frames = 60
+    got, errors, lock = [], [], threading.Lock()
+    done = threading.Event()
+
+    def poller():
+        p = select.poll()
+        p.register(fd, POLLIN)
+        try:
+            while not done.is_set():
+                if not p.poll(2000):
+                    continue
+                try:
+                    data = os.read(fd, 2048)
+                except BlockingIOError:
+                    continue        # another poller took it
+                with lock:
+                    got.append(data)
+                    if len(got) == frames:
+                        done.set()
+        except OSError as e:
+            errors.append(e)
+            done.set()
+
+    threads = [threading.Thread(target=poller, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    sent = []
+    for i in range(frames):
+        f = make_frame(BROADCAST, taputil.iface_mac(name), new_marker(f"mp{i}"))
+        sent.append(f)
+        taputil.host_send(name, f)
+        time.sleep(0.01)
+    done.wait(taputil.TIMEOUT)
+    done.set()
+    for t in threads:
+        t.join(5)
+    assert not errors, f"a poller failed: {errors[0]!r} ({errno.errorcode.get(getattr(errors[0], 'errno', 0))})"
+    assert sorted(got) == sorted(sent), (
+        f"expected the {frames} frames sent to be read once each by the pollers, "
+        f"got {len(got)} ({len(set(got) & set(sent))} of ours)")
     daemon.assert_healthy()
