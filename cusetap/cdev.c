@@ -46,6 +46,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,7 +401,11 @@ static void cdev_release(fuse_req_t req, struct fuse_file_info *fi)
  * Polls are the frame path's (cdev_fast_poll()); libfuse sees none from
  * the kernel. It is still given this callback: without one, libfuse would
  * answer ENOSYS, and the kernel would stop asking and call every file of
- * the session always ready. So: readiness now, no notification.
+ * the session always ready. Its handle is libfuse's, which the model must
+ * not keep (it holds ours), so no notification would ever wake a poller
+ * that slept on this answer: it says "readable" too. A spurious readiness,
+ * which poll() allows (the read then parks or finds EAGAIN), rather than a
+ * sleep that nothing ends.
  */
 static void cdev_poll(fuse_req_t req, struct fuse_file_info *fi,
 		      struct fuse_pollhandle *ph)
@@ -408,7 +413,8 @@ static void cdev_poll(fuse_req_t req, struct fuse_file_info *fi,
 	if (ph)
 		fuse_pollhandle_destroy(ph);
 	loop_lock();
-	fuse_reply_poll(req, tapdev_poll(cdev_file(fi), NULL));
+	fuse_reply_poll(req, tapdev_poll(cdev_file(fi), NULL) |
+			     POLLIN | POLLRDNORM);
 	loop_unlock();
 }
 
