@@ -187,6 +187,13 @@ class Bench:
         others = sorted(self.all_cpus - self.pin_cpus)
         self.sender_cpu = others[0] if others else None
 
+    def sender_away(self, opts):
+        """OPTS for a read whose host-side sender runs off the client's CPU,
+        when there is another CPU."""
+        if self.sender_cpu is None:
+            return opts
+        return dict(opts, sender_cpu=self.sender_cpu)
+
     def place(self, cpus):
         """Run this process, its future clients and every server on CPUS."""
         os.sched_setaffinity(0, cpus)
@@ -292,9 +299,7 @@ class Bench:
             for mode in ("write", "read"):
                 for size in SIZES:
                     common = dict(size=size, duration=d, warmup=w)
-                    host = dict(common)
-                    if mode == "read" and self.sender_cpu is not None:
-                        host["sender_cpu"] = self.sender_cpu
+                    host = self.sender_away(common) if mode == "read" else common
                     self.take(f"null {mode} {size}", mode, "null", "fps",
                               dev=null_dev, **common)
                     self.take(f"native {mode} {size}", mode, "native", "fps", **host)
@@ -305,11 +310,9 @@ class Bench:
                                   "fps", dev=tap_dev, **common)
             # An event-driven client: poll() before each read
             common = dict(size=64, duration=d, warmup=w, poll=True)
-            host = dict(common)
-            if self.sender_cpu is not None:
-                host["sender_cpu"] = self.sender_cpu
             self.take("null read 64 poll", "read", "null", "fps", dev=null_dev, **common)
-            self.take("cusetap read 64 poll", "read", "cusetap", "fps", dev=tap_dev, **host)
+            self.take("cusetap read 64 poll", "read", "cusetap", "fps", dev=tap_dev,
+                      **self.sender_away(common))
             self.take("null rtt 64", "rtt", "null", "p50_us", dev=null_dev,
                       size=64, iters=it)
             self.take("native echo 64", "echo", "native", "p50_us", size=64, iters=it)
