@@ -51,6 +51,19 @@
 #define LOOP_TAG_SHIFT	56
 #define LOOP_PTR_MASK	((UINT64_C(1) << LOOP_TAG_SHIFT) - 1)
 
+/* What each tag's submissions are, for the log */
+static const char *const loop_tag_name[LOOP_NTAGS] = {
+	[LOOP_CUSE_READ]	= "CUSE read(s)",
+	[LOOP_TAP_READ]		= "TAP read(s)",
+	[LOOP_TAP_WRITE]	= "TAP write(s)",
+	[LOOP_RTNL_POLL]	= "rtnetlink poll(s)",
+	[LOOP_SCAN_TIMER]	= "scan timer(s)",
+	[LOOP_SIGNAL]		= "signalfd read(s)",
+	[LOOP_CTL]		= "control socket poll(s)",
+	[LOOP_CTL_CONN]		= "control connection I/O",
+	[LOOP_CANCEL]		= "cancellation(s)",
+};
+
 typedef void (*loop_fn)(void *obj, int res);
 
 /* Bytes of answers a loop's thread holds before writing them itself */
@@ -107,6 +120,10 @@ static pthread_mutex_t loop_model_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
  * queued for it goes to a file that took its number since.
  */
 static pthread_rwlock_t loop_reply_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* Threads whose loop has stopped wait until loop_released (loop_park()) */
+static pthread_mutex_t loop_park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t loop_park_cond = PTHREAD_COND_INITIALIZER;
+static bool loop_released;
 
 /* The calling thread's loop, and whether it holds the model lock */
 static __thread struct loop *loop_mine;
@@ -186,6 +203,7 @@ struct io_uring_sqe *loop_sqe(struct loop *l, enum loop_tag tag, void *obj)
 	io_uring_sqe_set_data64(sqe, (uint64_t)tag << LOOP_TAG_SHIFT |
 				     ((uintptr_t)obj & LOOP_PTR_MASK));
 	l->inflight++;
+	l->inflight_tag[tag]++;
 	if (l != loop_self())
 		loop_foreign |= 1u << l->id;
 	return sqe;
@@ -292,12 +310,14 @@ static void loop_dispatch(struct loop *l)
 		int res = cqe->res;
 
 		/* A multishot submission stays in flight while F_MORE is set */
-		if (!(cqe->flags & IORING_CQE_F_MORE))
-			l->inflight--;
 		io_uring_cqe_seen(&l->ring, cqe);
 		if (tag >= LOOP_NTAGS) {
 			log_err("loop: completion with unknown tag %u", tag);
 			continue;
+		}
+		if (!(cqe->flags & IORING_CQE_F_MORE)) {
+			l->inflight--;
+			l->inflight_tag[tag]--;
 		}
 		log_debug("loop: %s %p: %d", loop_tag_names[tag], obj, res);
 		loop_handlers[tag](obj, res);
@@ -501,6 +521,29 @@ int loop_run(struct loop *l)
  *
  * Return: NULL
  */
+/**
+ * loop_park() - wait, with the loop stopped, until the daemon exits
+ * @l:		the calling thread's loop
+ *
+ * The kernel finishes an io_uring request in the thread that submitted it
+ * (task work), and the request holds its file until then. Once that
+ * thread has exited, a kernel worker finishes it instead, later: the last
+ * reference to a TAP or a /dev/cuse file would then be dropped after the
+ * daemon exited, and its interface or node outlive the daemon for a
+ * while (seen as a test's leftover interface). A parked thread still runs
+ * its task work: what it submitted is finished before it, and the
+ * daemon, exit.
+ */
+static void loop_park(struct loop *l)
+{
+	pthread_mutex_lock(&loop_park_lock);
+	l->parked = true;
+	pthread_cond_broadcast(&loop_park_cond);
+	while (!loop_released)
+		pthread_cond_wait(&loop_park_cond, &loop_park_lock);
+	pthread_mutex_unlock(&loop_park_lock);
+}
+
 static void *loop_thread(void *arg)
 {
 	struct loop *l = arg;
@@ -520,6 +563,7 @@ static void *loop_thread(void *arg)
 		io_uring_prep_nop(loop_sqe(loop_all[0], LOOP_CANCEL, NULL));
 		loop_unlock();
 	}
+	loop_park(l);
 	return NULL;
 }
 
@@ -543,13 +587,14 @@ int loop_start(struct loop *l)
 }
 
 /**
- * loop_join() - stop a loop's thread and wait for it
+ * loop_stop() - stop a loop's thread, and wait until it is parked
  * @l:		loop, not the caller's; model lock not held
  *
  * A no-op submission wakes it up to see @stop. What is still in flight
- * on its ring is reaped by loop_drain() afterwards.
+ * on its ring is reaped by loop_drain() afterwards; the thread stays
+ * (loop_park()) until loop_join_all().
  */
-void loop_join(struct loop *l)
+void loop_stop(struct loop *l)
 {
 	if (!l->running || l->id == 0)
 		return;
@@ -557,10 +602,32 @@ void loop_join(struct loop *l)
 	l->stop = true;
 	io_uring_prep_nop(loop_sqe(l, LOOP_CANCEL, NULL));
 	loop_unlock();
-	pthread_join(l->thread, NULL);
+	pthread_mutex_lock(&loop_park_lock);
+	while (!l->parked)
+		pthread_cond_wait(&loop_park_cond, &loop_park_lock);
+	pthread_mutex_unlock(&loop_park_lock);
 	loop_lock();	/* loop_serving() reads it under the lock */
 	l->running = false;
 	loop_unlock();
+}
+
+/**
+ * loop_join_all() - let every parked thread go, and wait for them
+ *
+ * Once loop_drain() has finished everything they submitted.
+ */
+void loop_join_all(void)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&loop_park_lock);
+	loop_released = true;
+	pthread_cond_broadcast(&loop_park_cond);
+	pthread_mutex_unlock(&loop_park_lock);
+	for (i = 1; i < loop_count; i++) {
+		if (loop_all[i] && loop_all[i]->parked)
+			pthread_join(loop_all[i]->thread, NULL);
+	}
 }
 
 /**
@@ -576,12 +643,10 @@ void loop_join(struct loop *l)
 int loop_drain(unsigned timeout_ms)
 {
 	struct timespec start, now;
-	unsigned inflight;
+	unsigned inflight, i;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		unsigned i;
-
 		inflight = 0;
 		for (i = 0; i < loop_count; i++) {
 			struct loop *l = loop_all[i];
@@ -602,6 +667,17 @@ int loop_drain(unsigned timeout_ms)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - start.tv_sec) * 1000 +
 		    (now.tv_nsec - start.tv_nsec) / 1000000 > timeout_ms)
-			return -ETIMEDOUT;
+			break;
 	}
+	for (i = 0; i < loop_count; i++) {
+		struct loop *l = loop_all[i];
+		unsigned t;
+
+		for (t = 0; l && l->ready && t < LOOP_NTAGS; t++) {
+			if (l->inflight_tag[t])
+				log_warn("exit: loop %u: %u %s still in flight",
+					 i, l->inflight_tag[t], loop_tag_name[t]);
+		}
+	}
+	return -ETIMEDOUT;
 }

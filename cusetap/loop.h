@@ -37,6 +37,7 @@ enum loop_tag {
  * @ring:	the io_uring
  * @ready:	the ring exists
  * @inflight:	submissions whose completion has not been handled yet
+ * @inflight_tag: the same, by tag (named when they do not complete at exit)
  * @stop:	leave loop_run() after the current batch
  * @after:	called after every batch of completions, and its argument
  * @after_arg:	argument for @after
@@ -48,6 +49,7 @@ enum loop_tag {
  * @id:		index among the loops; 0 is the main thread's
  * @running:	its thread serves it (always true of loop 0)
  * @thread:	that thread, for loops other than 0
+ * @parked:	that thread has left loop_run() and waits to exit
  * @out:	replies its thread writes once it lets go of the model lock
  * @batches:	batches of completions handled so far
  */
@@ -55,6 +57,7 @@ struct loop {
 	struct io_uring ring;
 	bool ready;
 	unsigned inflight;
+	unsigned inflight_tag[LOOP_NTAGS];
 	bool stop;
 	void (*after)(void *arg);
 	void *after_arg;
@@ -64,6 +67,7 @@ struct loop {
 	unsigned id;
 	bool running;
 	pthread_t thread;
+	bool parked;
 	struct outbox out;
 	unsigned long batches;
 };
@@ -85,7 +89,8 @@ struct loop *loop_self(void);
 struct loop *loop_for(unsigned hint);
 struct loop *loop_serving(struct loop *home);
 int loop_start(struct loop *l);
-void loop_join(struct loop *l);
+void loop_stop(struct loop *l);
+void loop_join_all(void);
 
 void loop_lock(void);
 void loop_unlock(void);

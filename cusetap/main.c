@@ -427,9 +427,12 @@ static void main_teardown(struct daemon *d)
 	main_notify("STOPPING=1");
 	if (!d->loops[0].ready)
 		return;		/* nothing was started */
-	/* From here on the main thread is the only one, and reaps every ring */
+	/*
+	 * From here on the main thread is the only one that runs, and reaps
+	 * every ring; the others wait to exit (loop_park())
+	 */
 	for (i = 1; i < d->nloops; i++)
-		loop_join(&d->loops[i]);
+		loop_stop(&d->loops[i]);
 	d->kt.adopt = NULL;
 	ktap_stop(&d->kt);
 	for (i = 0; i < d->opt.ndevs; i++)
@@ -438,6 +441,7 @@ static void main_teardown(struct daemon *d)
 		loop_cancel(&d->loops[0], LOOP_SIGNAL, d);
 	if (loop_drain(5000))
 		log_warn("exit: some I/O did not complete");
+	loop_join_all();
 	ktap_fini(&d->kt);
 	for (i = d->nloops; i-- > 0;)
 		loop_fini(&d->loops[i]);
