@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -74,22 +75,23 @@
 /* The kernel refuses reads of /dev/cuse smaller than a header + max_write */
 #define CDEV_BUF_SIZE	(CDEV_MAX_WRITE + 4096)
 /*
- * Reads kept posted per session. More than one looks like it would let
- * requests of several clients be answered in one batch, but the kernel
- * wakes every poller of /dev/cuse for each request, and each posted read
- * is a poller: measured with scripts/bench, eight reads on the cloner cost
- * 20 % more daemon CPU per frame than one, and gained nothing for four
- * clients. So one each, and the slots stay for a kernel that wakes one.
+ * Reads kept posted per session. A unit's node has one: the kernel wakes
+ * every poller of /dev/cuse for each request, and each posted read is a
+ * poller, so more reads on one loop cost CPU and gain nothing (measured
+ * with scripts/bench: eight reads on the cloner cost 20 % more daemon CPU
+ * per frame than one).
+ *
+ * The cloner has a slot per loop, each on its own loop: every clone's
+ * requests come through the cloner's one connection, which cannot be
+ * split (FUSE_DEV_IOC_CLONE is refused on /dev/cuse), so reading it from
+ * every thread is the only way clones are served in parallel. But only
+ * while two clones or more are open (cdev_spread()): a lone client's
+ * successive requests would wake alternate threads, and under emulation
+ * that cost one client 35 % of its frames. With one clone, the cloner's
+ * session is read by its own loop alone, as a unit's is.
  */
-#define CDEV_CLONER_SLOTS	1
 #define CDEV_UNIT_SLOTS		1
-#define CDEV_MAX_SLOTS		2
-/*
- * One read per session is also what keeps one thread at a time in a
- * session's requests, which the node's dispatching flag relies on
- */
-static_assert(CDEV_CLONER_SLOTS == 1 && CDEV_UNIT_SLOTS == 1,
-	      "a session is read by one thread at a time");
+#define CDEV_SPREAD_CLONES	2
 /*
  * Requests taken with plain read()s after a posted read completed, before
  * the other sessions and the TAPs get their turn: the reply to a request
@@ -128,12 +130,20 @@ struct cdev_rreq {
  * @node:	session
  * @buf:	request buffer, CDEV_BUF_SIZE bytes
  * @reading:	a read into @buf is in flight
- * @ring:	the loop it is in flight on
+ * @busy:	posted, and not yet done with: in flight, or its request is
+ *		being handled (the lock is let go meanwhile, and another
+ *		thread must not post it again)
+ * @polled:	what is in flight is an exclusive poll, not a read
+ * @home:	the loop that should read it
+ * @ring:	the loop it is in flight on (loop 0 until @home's thread runs)
  */
 struct cdev_slot {
 	struct cdev_node *node;
 	uint8_t *buf;
 	bool reading;
+	bool busy;
+	bool polled;
+	struct loop *home;
 	struct loop *ring;
 };
 
@@ -143,19 +153,22 @@ struct cdev_slot {
  * @cc:		context
  * @se:		libfuse session, which owns @fd
  * @fd:		/dev/cuse file descriptor
- * @loop:	the loop that reads it, once its thread runs
+ * @loop:	the loop that reads a unit's node, once its thread runs
  * @unit:	unit whose node this is, NULL for the cloner (or once deleted)
  * @mem:	request buffers of all slots, mapped lazily
  * @nslots:	number of posted reads
  * @reading:	slots with a read in flight
- * @slots:	the posted reads
  * @cloner:	this is the cloning node
+ * @shared:	may be read by several threads at once (the cloner, with
+ *		several loops; see cdev_fast_interrupt())
  * @ready:	CUSE_INIT answered: the node exists
- * @dispatching: one of this node's callbacks is running
+ * @dispatching: threads running this node's requests
  * @dying:	deleted: free once nothing is reading or dispatching
  * @deferred:	waiting for the cloner's node before starting its session
  * @parked:	reads of the frame path parked on this session
  * @polls:	poll handles of this session's files, until notified
+ * @intr:	an interrupt that found no parked read (shared sessions), or 0
+ * @intr_of:	the read it is for
  * @open_req:	an open of the cloner that created this node's unit, answered
  *		once the node exists (so that open() returning means
  *		/dev/tapN is there), or NULL
@@ -163,6 +176,7 @@ struct cdev_slot {
  * @file:	the file opened through this unit node and not yet released:
  *		when the node goes, its session goes, and no release will come
  * @name:	device name, /dev/@name
+ * @slots:	the posted reads, @nslots of them
  */
 struct cdev_node {
 	struct cdev_node *next;
@@ -174,22 +188,27 @@ struct cdev_node {
 	uint8_t *mem;
 	unsigned nslots;
 	unsigned reading;
-	struct cdev_slot slots[CDEV_MAX_SLOTS];
 	bool cloner;
+	bool shared;
 	bool ready;
-	bool dispatching;
+	unsigned dispatching;
 	bool dying;
 	bool deferred;
 	struct cdev_rreq *parked;
 	struct cdev_rreq *polls;
+	uint64_t intr;
+	uint64_t intr_of;
 	fuse_req_t open_req;
 	struct fuse_file_info open_fi;
 	struct tapdev_file *file;
 	char name[IFNAMSIZ];
+	struct cdev_slot slots[];
 };
 
 static void cdev_node_free(struct cdev_node *n);
 static void cdev_start_deferred(struct cdev_ctx *cc);
+static void cdev_close(struct cdev_ctx *cc, struct tapdev_file *f);
+static void cdev_clones_changed(struct cdev_ctx *cc, int delta);
 
 /**
  * cdev_file() - the device model's open file behind a CUSE file
@@ -227,7 +246,7 @@ static void cdev_reply_open(fuse_req_t req, struct fuse_file_info *fi)
 
 		if (n->file == cdev_file(fi))
 			n->file = NULL;
-		tapdev_close(cdev_file(fi));
+		cdev_close(n->cc, cdev_file(fi));
 	}
 }
 
@@ -368,12 +387,15 @@ static void cdev_do_open(fuse_req_t req, struct fuse_file_info *fi)
 	un = f->unit->node;
 	if (n->cloner && un && !un->ready && !un->open_req) {
 		f->cloned = true;
+		cdev_clones_changed(n->cc, 1);
 		un->open_req = req;
 		un->open_fi = *fi;
 		return;
 	}
 	f->cloned = n->cloner;
-	if (!n->cloner)
+	if (n->cloner)
+		cdev_clones_changed(n->cc, 1);
+	else
 		n->file = f;
 	cdev_reply_open(req, fi);
 }
@@ -392,7 +414,7 @@ static void cdev_release(fuse_req_t req, struct fuse_file_info *fi)
 	loop_lock();
 	if (n->file == cdev_file(fi))
 		n->file = NULL;
-	tapdev_close(cdev_file(fi));
+	cdev_close(n->cc, cdev_file(fi));
 	fuse_reply_err(req, 0);
 	loop_unlock();
 }
@@ -645,6 +667,12 @@ static bool cdev_fast_read(struct cdev_node *n,
 		cdev_answer(n, in->unique, EINVAL, NULL, 0);
 		return false;
 	}
+	if (n->intr && n->intr_of == in->unique) {
+		/* Its interrupt overtook it, on another thread */
+		n->intr = 0;
+		cdev_answer(n, in->unique, EINTR, NULL, 0);
+		return false;
+	}
 	r = cdev_rreq_get(n, in->unique);
 	if (!r) {
 		cdev_answer(n, in->unique, ENOMEM, NULL, 0);
@@ -694,9 +722,15 @@ static void cdev_fast_write(struct cdev_node *n,
  * @in:		request
  * @len:	its length
  *
- * A read no longer parked was answered already; an interrupt for a
- * request of libfuse's finds nothing either (none waits for a signal).
- * The read is answered EINTR at once; the interrupt itself gets no answer.
+ * The parked read is answered EINTR at once; the interrupt itself gets no
+ * answer. One that finds nothing is for a read answered already, or for
+ * a request of libfuse's (none of which waits for a signal), and is
+ * dropped; except on a shared session, where the read may still be on
+ * its way through another thread. That one is kept (@intr) until the next
+ * request of the session: if it is the read, the read is answered EINTR;
+ * otherwise the interrupt is answered EAGAIN, which makes the kernel send
+ * it again if the read is still unanswered (the protocol libfuse follows
+ * too; a kernel that finds the read answered refuses the EAGAIN).
  */
 static void cdev_fast_interrupt(struct cdev_node *n,
 				const struct fuse_in_header *in, size_t len)
@@ -713,6 +747,12 @@ static void cdev_fast_interrupt(struct cdev_node *n,
 			return;
 		}
 	}
+	if (!n->shared)
+		return;
+	if (n->intr)
+		cdev_answer(n, n->intr, EAGAIN, NULL, 0);
+	n->intr = in->unique;
+	n->intr_of = arg->unique;
 }
 
 /**
@@ -771,6 +811,12 @@ static enum cdev_took cdev_fast(struct cdev_node *n, const uint8_t *buf,
 
 	if (len < sizeof(*in) || in->len != len || in->total_extlen)
 		return CDEV_LIBFUSE;
+	/* An interrupt kept for a read that has not come: let it come again */
+	if (n->intr && in->opcode != FUSE_INTERRUPT &&
+	    !(in->opcode == FUSE_READ && in->unique == n->intr_of)) {
+		cdev_answer(n, n->intr, EAGAIN, NULL, 0);
+		n->intr = 0;
+	}
 	switch (in->opcode) {
 	case FUSE_READ:
 		return cdev_fast_read(n, in, len) ? CDEV_PARKED : CDEV_DONE;
@@ -789,19 +835,80 @@ static enum cdev_took cdev_fast(struct cdev_node *n, const uint8_t *buf,
 }
 
 /**
+ * cdev_spread() - is the cloner's session read from every loop now?
+ * @n:		node
+ *
+ * Return: true for a shared node while CDEV_SPREAD_CLONES clones or more
+ *	   are open
+ */
+static bool cdev_spread(const struct cdev_node *n)
+{
+	return n->shared && n->cc->clones >= CDEV_SPREAD_CLONES;
+}
+
+/**
  * cdev_post_read() - post a read of the node's fd into a slot
  * @sl:		slot, not reading
+ *
+ * A spread session is polled instead, with an exclusive wait, then read
+ * with read(2): the kernel wakes every poller of /dev/cuse for each
+ * request, but only one exclusive one, so each request wakes one thread
+ * and not all of them (a posted read is a poller, and not exclusive).
  */
 static void cdev_post_read(struct cdev_slot *sl)
 {
 	struct cdev_node *n = sl->node;
 	struct io_uring_sqe *sqe;
 
-	sl->ring = loop_serving(n->loop);
+	sl->ring = loop_serving(sl->home);
 	sqe = loop_sqe(sl->ring, LOOP_CUSE_READ, sl);
-	io_uring_prep_read(sqe, n->fd, sl->buf, CDEV_BUF_SIZE, 0);
+	sl->polled = cdev_spread(n);
+	if (sl->polled)
+		io_uring_prep_poll_add(sqe, n->fd, POLLIN | EPOLLEXCLUSIVE);
+	else
+		io_uring_prep_read(sqe, n->fd, sl->buf, CDEV_BUF_SIZE, 0);
 	sl->reading = true;
+	sl->busy = true;
 	n->reading++;
+}
+
+/**
+ * cdev_clones_changed() - a clone was opened or closed
+ * @cc:		context
+ * @delta:	+1 or -1
+ *
+ * The second clone spreads the cloner's session over every loop: each
+ * idle slot beyond the cloner's own loop's is posted, on its loop's ring.
+ * Below two, those slots end as their polls complete (cdev_on_read()),
+ * and the cloner's own slot turns back into a plain read when it is
+ * next posted.
+ */
+static void cdev_clones_changed(struct cdev_ctx *cc, int delta)
+{
+	struct cdev_node *n = cc->cloner;
+	unsigned i;
+
+	cc->clones += (unsigned)delta;
+	if (!n || n->dying || !n->se || !cdev_spread(n))
+		return;
+	for (i = 1; i < n->nslots; i++) {
+		if (n->slots[i].busy)
+			continue;
+		cdev_post_read(&n->slots[i]);
+		loop_submit(n->slots[i].ring);
+	}
+}
+
+/**
+ * cdev_close() - close a file of the device model
+ * @cc:		context
+ * @f:		file
+ */
+static void cdev_close(struct cdev_ctx *cc, struct tapdev_file *f)
+{
+	if (f->cloned)
+		cdev_clones_changed(cc, -1);
+	tapdev_close(f);
 }
 
 /**
@@ -823,7 +930,7 @@ static void cdev_node_free(struct cdev_node *n)
 	if (n == n->cc->cloner)
 		n->cc->cloner = NULL;
 	if (n->file)
-		tapdev_close(n->file);	/* its unit is gone already */
+		cdev_close(n->cc, n->file);	/* its unit is gone already */
 	/*
 	 * Still parked, or a poll handle still held (a clone's, still open):
 	 * answered or notified into the void
@@ -854,7 +961,7 @@ static void cdev_node_del(struct cdev_node *n)
 
 		n->open_req = NULL;
 		fuse_reply_err(req, ENXIO);
-		tapdev_close(cdev_file(&n->open_fi));
+		cdev_close(n->cc, cdev_file(&n->open_fi));
 	}
 	n->unit = NULL;
 	n->dying = true;
@@ -895,7 +1002,6 @@ static int cdev_node_start(struct cdev_node *n)
 		.dev_info_argv	= dev_info_argv,
 		.flags		= CUSE_UNRESTRICTED_IOCTL,
 	};
-	unsigned i;
 	int ret;
 
 	snprintf(devinfo, sizeof(devinfo), "DEVNAME=%s", n->name);
@@ -910,8 +1016,7 @@ static int cdev_node_start(struct cdev_node *n)
 	ret = fuse_session_custom_io(n->se, &cdev_io, n->fd);
 	if (ret)
 		goto err;
-	for (i = 0; i < n->nslots; i++)
-		cdev_post_read(&n->slots[i]);
+	cdev_post_read(&n->slots[0]);	/* the others, by cdev_spread() */
 	return 0;
 
 err:
@@ -941,13 +1046,14 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 	char path[IFNAMSIZ + 8];
 	struct cdev_node *n;
 	struct stat st;
-	unsigned i;
+	unsigned i, nslots;
 	int ret;
 
 	snprintf(path, sizeof(path), "/dev/%s", name);
 	if (stat(path, &st) == 0)
 		return -EEXIST;
-	n = calloc(1, sizeof(*n));
+	nslots = unit ? CDEV_UNIT_SLOTS : loop_number();
+	n = calloc(1, sizeof(*n) + nslots * sizeof(n->slots[0]));
 	if (!n)
 		return -ENOMEM;
 	n->cc = cc;
@@ -955,8 +1061,9 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 	n->loop = unit ? loop_for(unit->num) : cc->loop;
 	n->unit = unit;
 	n->cloner = !unit;
+	n->nslots = nslots;
+	n->shared = nslots > 1;
 	snprintf(n->name, sizeof(n->name), "%s", name);
-	n->nslots = unit ? CDEV_UNIT_SLOTS : CDEV_CLONER_SLOTS;
 	n->mem = mmap(NULL, (size_t)n->nslots * CDEV_BUF_SIZE,
 		      PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -967,6 +1074,7 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 	for (i = 0; i < n->nslots; i++) {
 		n->slots[i].node = n;
 		n->slots[i].buf = n->mem + (size_t)i * CDEV_BUF_SIZE;
+		n->slots[i].home = unit ? n->loop : loop_for(i);
 	}
 	n->next = cc->nodes;
 	cc->nodes = n;
@@ -1022,7 +1130,15 @@ void cdev_on_read(void *obj, int res)
 
 	sl->reading = false;
 	n->reading--;
-	n->dispatching = true;
+	n->dispatching++;
+	if (sl->polled && res > 0 && !n->dying) {
+		/* A poll: the request is read here, unless another took it */
+		loop_unlock();
+		res = read(n->fd, sl->buf, CDEV_BUF_SIZE);
+		if (res < 0)
+			res = -errno;
+		loop_lock();
+	}
 	while (res > 0 && !n->dying) {
 		struct fuse_buf fb = { .mem = sl->buf, .size = (size_t)res };
 		enum cdev_took took = cdev_fast(n, sl->buf, (size_t)res);
@@ -1057,13 +1173,15 @@ void cdev_on_read(void *obj, int res)
 		else
 			cdev_node_del(n);
 	}
-	n->dispatching = false;
+	n->dispatching--;
+	sl->busy = false;
 	if (n->dying) {
-		if (!n->reading)
+		if (!n->reading && !n->dispatching)
 			cdev_node_free(n);
 		return;
 	}
-	cdev_post_read(sl);
+	if (sl == &n->slots[0] || cdev_spread(n))
+		cdev_post_read(sl);
 }
 
 /**

@@ -28,6 +28,7 @@ struct cdev_node;
  * @cloner_ready: the cloner's node exists (and @major is known)
  * @fuse_debug:	let libfuse log every request
  * @free_rreqs:	reads of the frame path not in use (cdev.c)
+ * @clones:	files opened through the cloner and not closed yet
  */
 struct cdev_rreq;
 
@@ -42,6 +43,7 @@ struct cdev_ctx {
 	bool cloner_ready;
 	bool fuse_debug;
 	struct cdev_rreq *free_rreqs;
+	unsigned clones;
 };
 
 extern const struct tapdev_host cdev_host;

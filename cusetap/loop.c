@@ -348,6 +348,16 @@ struct loop *loop_for(unsigned hint)
 }
 
 /**
+ * loop_number() - how many loops there are
+ *
+ * Return: their count; loop_for(i) is loop i for each i below it
+ */
+unsigned loop_number(void)
+{
+	return loop_count;
+}
+
+/**
  * loop_serving() - the loop that reads for @home now
  * @home:	the loop a session or TAP belongs to
  *

@@ -87,6 +87,7 @@ int loop_drain(unsigned timeout_ms);
 
 struct loop *loop_self(void);
 struct loop *loop_for(unsigned hint);
+unsigned loop_number(void);
 struct loop *loop_serving(struct loop *home);
 int loop_start(struct loop *l);
 void loop_stop(struct loop *l);

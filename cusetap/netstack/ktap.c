@@ -95,6 +95,10 @@
  * @draining:	a plain read of the next frame runs without the model lock
  *		(ktap_drain_one()): no other read, and the fd stays open
  * @writing:	frames held or in flight (struct ktap_tx)
+ * @tx:		while @writing: the loop whose batch holds them and whose
+ *		ring carries them, the same for all, so that they reach the
+ *		kernel in the order they were written (a clone's writes may
+ *		come through any thread: the cloner's session is shared)
  * @gone:	the host deleted the interface; ktap_reap() tells the model
  * @dying:	destroyed, waiting for the read to be cancelled
  */
@@ -110,6 +114,7 @@ struct ktap_port {
 	struct loop *ring;
 	bool draining;
 	unsigned writing;
+	struct loop *tx;
 	bool gone;
 	bool dying;
 };
@@ -163,16 +168,24 @@ static void ktap_post_read(struct ktap_port *p)
 	p->reading = true;
 }
 
-/**
- * ktap_tx_queue() - queue the writes of one loop's held frames, oldest first
- * @kt:		backend
- * @h:		the loop's held frames
- *
- * They go out with the calling loop's next submission.
+/*
+ * Batches of other loops the calling thread added frames to (by loop id):
+ * it issues them itself, before it sleeps, since their own thread may be
+ * asleep already
  */
-static void ktap_tx_queue(struct ktap *kt, struct ktap_held *h)
+static __thread uint32_t ktap_tx_foreign;
+
+/**
+ * ktap_tx_queue() - queue the writes of one loop's batch, oldest first
+ * @kt:		backend
+ * @id:		the loop's id
+ *
+ * They go out with the next submission of that loop's ring.
+ */
+static void ktap_tx_queue(struct ktap *kt, unsigned id)
 {
-	struct loop *l = loop_self();
+	struct ktap_held *h = &kt->held[id];
+	struct loop *l = loop_for(id);
 	struct ktap_tx *t;
 
 	for (t = h->head; t; t = t->next) {
@@ -192,35 +205,35 @@ static void ktap_tx_queue(struct ktap *kt, struct ktap_held *h)
  *
  * A write is answered before its frame is issued; a close or a link
  * change that follows it must not overtake it (the frame would meet a
- * down interface). Its frames may be held by any loop, or queued on any
- * ring and not submitted yet (the ring's thread submits once it has let
- * go of the lock): the queued ones are older, so they go first, then the
- * held ones, from here.
+ * down interface). Its frames are all in one loop's batch or queued on
+ * that loop's ring, the queued ones older: submitting the ring once the
+ * batch is queued behind them issues them all, in order, and they are in
+ * the kernel when it returns (a TAP write does not wait).
  */
 static void ktap_flush_tx(struct ktap_port *p)
 {
-	struct ktap *kt = p->kt;
-	unsigned i;
-
 	if (!p->writing)
 		return;
-	loop_submit_all();
-	for (i = 0; i < LOOP_MAX; i++) {
-		if (kt->held[i].n)
-			ktap_tx_queue(kt, &kt->held[i]);
-	}
-	loop_submit(loop_self());
+	ktap_tx_queue(p->kt, p->tx->id);
+	loop_submit(p->tx);
 }
 
 /**
- * ktap_tx_issue() - queue the writes of the calling loop's held frames
+ * ktap_tx_issue() - queue the writes of the calling loop's batch, and of
+ *		     the batches of other loops it added frames to
  * @kt:		backend
  *
- * The loop's idle hook: they go out with its next submission.
+ * The loop's idle hook: they go out with the next submissions.
  */
 void ktap_tx_issue(struct ktap *kt)
 {
-	ktap_tx_queue(kt, &kt->held[loop_self()->id]);
+	ktap_tx_queue(kt, loop_self()->id);
+	while (ktap_tx_foreign) {
+		unsigned id = (unsigned)__builtin_ctz(ktap_tx_foreign);
+
+		ktap_tx_foreign &= ktap_tx_foreign - 1;
+		ktap_tx_queue(kt, id);
+	}
 }
 
 /**
@@ -262,12 +275,17 @@ static bool ktap_tx_lone(struct ktap_held *h)
 static bool ktap_tx_hold(struct ktap_port *p, const void *frame, size_t len)
 {
 	struct ktap *kt = p->kt;
-	struct ktap_held *h = &kt->held[loop_self()->id];
 	unsigned hdr = p->vnet_hdr ? 0 : KTAP_HDR_DEFAULT;
 	struct ktap_tx *t = kt->tx_free;
+	struct loop *self = loop_self();
+	struct ktap_held *h;
 
-	if (ktap_tx_lone(h) || !t || len + hdr > KTAP_TX_SLOT_SIZE)
+	if (ktap_tx_lone(&kt->held[self->id]) || !t ||
+	    len + hdr > KTAP_TX_SLOT_SIZE)
 		return false;
+	if (!p->writing)
+		p->tx = self;
+	h = &kt->held[p->tx->id];
 	kt->tx_free = t->next;
 	/* A zero header: no offloads, checksums complete */
 	memset(t->buf, 0, hdr);
@@ -278,10 +296,13 @@ static bool ktap_tx_hold(struct ktap_port *p, const void *frame, size_t len)
 	*h->tail = t;
 	h->tail = &t->next;
 	p->writing++;
-	if (++h->n == KTAP_TX_BATCH)
-		ktap_tx_queue(kt, h);
-	else
-		loop_hold(loop_self());
+	if (++h->n == KTAP_TX_BATCH) {
+		ktap_tx_queue(kt, p->tx->id);
+		return true;
+	}
+	if (p->tx != self)
+		ktap_tx_foreign |= 1u << p->tx->id;
+	loop_hold(self);
 	return true;
 }
 

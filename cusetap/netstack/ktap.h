@@ -27,10 +27,9 @@ struct ktap_port;
  * @stopping:	shutting down: do not re-arm the poll
  * @tx_slots:	copies of small frames on their way to a TAP, KTAP_TX_SLOTS
  * @tx_free:	slots not in use
- * @held:	frames held for the next batch, per loop (by id): a unit's
- *		frames are written by the thread serving its client, and
- *		each loop issues its own on its own ring, so a unit's frames
- *		reach the kernel in the order they were written
+ * @held:	frames held for the next batch, per loop (by id): each
+ *		loop's batch goes out on its own ring (a port's frames are
+ *		all in one, struct ktap_port.tx)
  */
 struct ktap_tx;
 
