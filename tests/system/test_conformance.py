@@ -144,9 +144,11 @@ def test_if_clone_stress(daemon, children):
     rc = daemon.wait(taputil.TIMEOUT)
     assert rc == 0, f"SIGTERM after stress: expected exit 0, got {rc}; log:\n{daemon.log()}"
     assert daemon.created_ifaces() == [], (
-        f"after exit: expected no interfaces left, got {daemon.created_ifaces()}")
+        f"after exit: expected no interfaces left, got {daemon.created_ifaces()}; "
+        f"log:\n{daemon.log(300)}")
     assert daemon.created_nodes() == [], (
-        f"after exit: expected no nodes left, got {daemon.created_nodes()}")
+        f"after exit: expected no nodes left, got {daemon.created_nodes()}; "
+        f"log:\n{daemon.log(300)}")
 
 
 # --- FreeBSD test-tap.sh style: the node follows the unit ------------------

@@ -1,10 +1,12 @@
-"""Threads: unit nodes spread over the daemon's event loops.
+"""Threads: sessions spread over the daemon's event loops.
 
 Each unit node has its own CUSE connection, read by the loop its unit
-number picks (unit % threads); clones go through the cloner's, on the main
-thread; each unit's TAP is read on the loop of the session that opened it.
-These tests run clients of units served by different threads at once, and
-remove a unit from the main thread while another thread is serving it.
+number picks (unit % threads). Clones all go through the cloner's one
+connection: the main thread reads it while at most one clone is open, and
+every loop does once two or more are. Each unit's TAP is read on the loop
+of the session that opened it. These tests run clients served by
+different threads at once, and remove a unit from the main thread while
+another thread is serving it.
 """
 
 import errno
@@ -61,14 +63,25 @@ def test_threads_option_refuses_bad_counts(cusetap_bin, bad):
         f"--threads {bad}: expected an error naming the option, got {p.stderr!r}")
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+@pytest.fixture(params=[(1, False), (2, False), (2, True)],
+                ids=["1thread", "2threads", "2threads-clones"])
 def spread(request, abi, daemon_factory):
-    """Units 0-3 opened by name, each interface up. With two threads, units 0
-    and 2 are on the main thread's loop, 1 and 3 on the other's; with one,
-    the same clients share the one loop (what a 1-CPU machine runs)."""
-    d = daemon_factory(["--abi", abi, "--threads", str(request.param),
-                        "--units", str(UNITS)])
-    fds = [d.open(d.node(u)) for u in range(UNITS)]
+    """Units 0-3, each interface up. Opened by name with two threads, units
+    0 and 2 are on the main thread's loop, 1 and 3 on the other's; with one,
+    the same clients share the one loop (what a 1-CPU machine runs). Cloned
+    (units 0-3 in order), every request of the four goes through the
+    cloner's connection, which both threads then read."""
+    nthreads, cloned = request.param
+    d = daemon_factory(["--abi", abi, "--threads", str(nthreads)] +
+                       ([] if cloned else ["--units", str(UNITS)]))
+    if cloned:
+        fds = []
+        for u in range(UNITS):
+            fd, name = d.clone()
+            assert name == d.ifname(u), f"clone {u}: expected {d.ifname(u)}, got {name}"
+            fds.append(fd)
+    else:
+        fds = [d.open(d.node(u)) for u in range(UNITS)]
     for u in range(UNITS):
         taputil.link_up(d.ifname(u))
     return d, fds
@@ -188,4 +201,57 @@ def test_unit_deleted_while_another_thread_serves_it(spread, children):
             os.write(fds[u], make_frame(BROADCAST, SRC, marker, 100))
             got = cap.expect(marker, timeout=5)
         assert taputil.has_marker(got, marker), f"unit {u}: expected a frame after unit 1 went"
+    d.assert_healthy()
+
+
+def thread_ticks(pid):
+    """CPU time of each of the daemon's threads but the main one, in clock ticks."""
+    ticks = {}
+    for tid in tasks(pid):
+        if int(tid) == pid:
+            continue
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks[tid] = int(fields[11]) + int(fields[12])     # utime + stime
+    return ticks
+
+
+def test_cloner_read_by_every_thread_only_with_two_clones(daemon_factory):
+    """One clone's requests are all read by the main thread (successive
+    requests waking alternate threads cost a lone client a third of its
+    frames, under emulation); two clones' are read by both threads. Seen
+    through the second thread's CPU time while the clients write."""
+    d = daemon_factory(["--threads", "2"])
+    pid = d.proc.pid
+    frame = make_frame(BROADCAST, SRC, new_marker("spread"), 64)
+    n = 3000
+
+    def write(fd):
+        for _ in range(n):
+            os.write(fd, frame)
+
+    def other_thread_ticks(fds):
+        before = thread_ticks(pid)
+        run_all(write, fds)
+        after = thread_ticks(pid)
+        return sum(after[t] - before[t] for t in before)
+
+    fd0, name0 = d.clone()
+    taputil.link_up(name0)
+    got = other_thread_ticks([fd0])
+    assert got <= 1, (
+        f"one clone writing {n} frames: expected the second thread idle (at most 1 "
+        f"tick), got {got} ticks")
+    fd1, name1 = d.clone()
+    taputil.link_up(name1)
+    got = other_thread_ticks([fd0, fd1])
+    assert got >= 3, (
+        f"two clones writing {n} frames each: expected the second thread to serve "
+        f"some (3 ticks or more), got {got} ticks")
+    d.close(fd1)
+    write(fd0)          # the second thread's last wait ends with a request
+    got = other_thread_ticks([fd0])
+    assert got <= 1, (
+        f"back to one clone, {n} frames: expected the second thread idle again "
+        f"(at most 1 tick), got {got} ticks")
     d.assert_healthy()
