@@ -6,13 +6,16 @@
  *
  * Each node owns a /dev/cuse file descriptor, opened non-blocking and handed
  * to libfuse with fuse_session_custom_io(), so that the event loop, not
- * libfuse, reads it: one read stays posted per node, into the node's buffer,
+ * libfuse, reads it: a read stays posted per node, into a slot's buffer,
  * and each request read is dispatched from there (below). While
  * requests keep coming, the next ones are taken with plain non-blocking
  * reads (CDEV_READ_BUDGET); the posted read is what the node sleeps on.
- * The cloner's session is read by loop 0, each unit node's by the loop its
- * unit number picks (loop_for()), so that clients of different units
- * opened by name are served by different threads.
+ * Each unit node's session is read by the loop its unit number picks
+ * (loop_for()), so that clients of different units opened by name are
+ * served by different threads. The cloner's is read by loop 0 while at
+ * most one clone is open, and by every loop, each with an exclusive poll
+ * in its own slot, once two are (cdev_spread()): every clone's requests
+ * come through it.
  *
  * The frame path, reads and writes (one request per frame) and the polls
  * of a client that waits with poll(), select() or epoll (one before each
@@ -34,7 +37,7 @@
  *
  * A CUSE device appears when its session answers CUSE_INIT, and disappears
  * when its file descriptor is closed; the node is freed only once its
- * posted read has completed or been cancelled, and never while one of its
+ * posted reads have completed or been cancelled, and never while one of its
  * own callbacks is running (a NetBSD close of /dev/tapN destroys the node
  * it arrived on).
  *
@@ -126,10 +129,10 @@ struct cdev_rreq {
 };
 
 /**
- * struct cdev_slot - one posted read of a session, with its buffer
+ * struct cdev_slot - one posted read (or poll) of a session, with its buffer
  * @node:	session
  * @buf:	request buffer, CDEV_BUF_SIZE bytes
- * @reading:	a read into @buf is in flight
+ * @reading:	a read into @buf, or a poll, is in flight
  * @busy:	posted, and not yet done with: in flight, or its request is
  *		being handled (the lock is let go meanwhile, and another
  *		thread must not post it again)
@@ -1116,7 +1119,7 @@ static void cdev_start_deferred(struct cdev_ctx *cc)
 /**
  * cdev_on_read() - a request arrived on a node's /dev/cuse
  * @obj:	slot it was read into
- * @res:	bytes read, or -errno
+ * @res:	bytes read (a polled slot: the poll's events), or -errno
  *
  * ENODEV means the kernel ended the session (the CUSE device could not be
  * registered, or was torn down): the node is gone, and so is its unit.

@@ -11,14 +11,15 @@
  * Threads
  *
  * Every frame is a synchronous round trip between a client and the thread
- * that reads its CUSE session, so one thread serves one round trip at a
- * time. Sessions are the unit of parallelism: each unit's node has its
- * own /dev/cuse connection (every clone shares the cloner's, which cannot
- * be split: FUSE_DEV_IOC_CLONE is refused on /dev/cuse). So there is one
+ * that takes its request, so one client's frames go one at a time, and
+ * clients are what run in parallel. Each unit's node has its own
+ * /dev/cuse connection; every clone shares the cloner's, which cannot be
+ * split (FUSE_DEV_IOC_CLONE is refused on /dev/cuse). So there is one
  * loop per thread (loop 0 is the main thread's, with the signals, the
- * control socket, rtnetlink and the cloner), unit nodes are spread over
- * the loops, and each unit's TAP is read on the loop of the session that
- * opened it.
+ * control socket, rtnetlink and the cloner's own read), unit nodes are
+ * spread over the loops, the cloner's session is read by every loop
+ * while two clones or more are open (cdev.c), and each unit's TAP is read
+ * on the loop that served its open.
  *
  * The device model is one, under one lock, the model lock: a loop's
  * thread holds it while it handles completions, and lets go of it only to
@@ -61,7 +62,7 @@ static const char *const loop_tag_name[LOOP_NTAGS] = {
 	[LOOP_SIGNAL]		= "signalfd read(s)",
 	[LOOP_CTL]		= "control socket poll(s)",
 	[LOOP_CTL_CONN]		= "control connection I/O",
-	[LOOP_CANCEL]		= "cancellation(s)",
+	[LOOP_CANCEL]		= "cancellation(s) or wake-up(s)",
 };
 
 typedef void (*loop_fn)(void *obj, int res);
@@ -308,17 +309,18 @@ static void loop_dispatch(struct loop *l)
 		unsigned tag = ud >> LOOP_TAG_SHIFT;
 		void *obj = (void *)(uintptr_t)(ud & LOOP_PTR_MASK);
 		int res = cqe->res;
+		bool more = cqe->flags & IORING_CQE_F_MORE;
 
-		/* A multishot submission stays in flight while F_MORE is set */
 		io_uring_cqe_seen(&l->ring, cqe);
+		/* A multishot submission stays in flight while F_MORE is set */
+		if (!more)
+			l->inflight--;
 		if (tag >= LOOP_NTAGS) {
 			log_err("loop: completion with unknown tag %u", tag);
 			continue;
 		}
-		if (!(cqe->flags & IORING_CQE_F_MORE)) {
-			l->inflight--;
+		if (!more)
 			l->inflight_tag[tag]--;
-		}
 		log_debug("loop: %s %p: %d", loop_tag_names[tag], obj, res);
 		loop_handlers[tag](obj, res);
 	}
@@ -526,12 +528,6 @@ int loop_run(struct loop *l)
 }
 
 /**
- * loop_thread() - body of a loop's thread
- * @arg:	loop
- *
- * Return: NULL
- */
-/**
  * loop_park() - wait, with the loop stopped, until the daemon exits
  * @l:		the calling thread's loop
  *
@@ -554,6 +550,12 @@ static void loop_park(struct loop *l)
 	pthread_mutex_unlock(&loop_park_lock);
 }
 
+/**
+ * loop_thread() - body of a loop's thread
+ * @arg:	loop
+ *
+ * Return: NULL
+ */
 static void *loop_thread(void *arg)
 {
 	struct loop *l = arg;
