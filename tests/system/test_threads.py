@@ -4,15 +4,17 @@ Each unit node has its own CUSE connection, read by the loop its unit
 number picks (unit % threads). Clones all go through the cloner's one
 connection: the main thread reads it while at most one clone is open, and
 every loop does once two or more are. Each unit's TAP is read on the loop
-of the session that opened it. These tests run clients served by
+that served its open. These tests run clients served by
 different threads at once, and remove a unit from the main thread while
 another thread is serving it.
 """
 
 import errno
 import os
+import signal
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -224,11 +226,13 @@ def test_cloner_read_by_every_thread_only_with_two_clones(daemon_factory):
     d = daemon_factory(["--threads", "2"])
     pid = d.proc.pid
     frame = make_frame(BROADCAST, SRC, new_marker("spread"), 64)
-    n = 3000
+    seconds = 1.5       # by the clock, not a count: ticks on any machine
 
     def write(fd):
-        for _ in range(n):
-            os.write(fd, frame)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            for _ in range(50):
+                os.write(fd, frame)
 
     def other_thread_ticks(fds):
         before = thread_ticks(pid)
@@ -240,18 +244,51 @@ def test_cloner_read_by_every_thread_only_with_two_clones(daemon_factory):
     taputil.link_up(name0)
     got = other_thread_ticks([fd0])
     assert got <= 1, (
-        f"one clone writing {n} frames: expected the second thread idle (at most 1 "
+        f"one clone writing for {seconds} s: expected the second thread idle (at most 1 "
         f"tick), got {got} ticks")
     fd1, name1 = d.clone()
     taputil.link_up(name1)
     got = other_thread_ticks([fd0, fd1])
     assert got >= 3, (
-        f"two clones writing {n} frames each: expected the second thread to serve "
+        f"two clones writing for {seconds} s: expected the second thread to serve "
         f"some (3 ticks or more), got {got} ticks")
     d.close(fd1)
     write(fd0)          # the second thread's last wait ends with a request
     got = other_thread_ticks([fd0])
     assert got <= 1, (
-        f"back to one clone, {n} frames: expected the second thread idle again "
+        f"back to one clone, {seconds} s of writes: expected the second thread idle again "
         f"(at most 1 tick), got {got} ticks")
     d.assert_healthy()
+
+
+def test_exit_with_clones_on_both_threads(abi, daemon_factory, children):
+    """SIGTERM while four clones are open on a two-thread daemon, each with
+    a reader blocked and the cloner's session read by both threads: every
+    reader wakes with an error, and the daemon leaves no interface and no
+    node behind once it has exited (not a moment later)."""
+    d = daemon_factory(["--abi", abi, "--threads", "2"])
+    readers = []
+    for _ in range(UNITS):
+        fd, name = d.clone()
+        taputil.link_up(name)
+        os.write(fd, make_frame(BROADCAST, SRC, new_marker("exit"), 64))
+        r = taputil.BlockedReader(fd)
+        children.append(r)
+        readers.append(r)
+    for r in readers:
+        r.wait_blocked()
+    d.signal(signal.SIGTERM)
+    rc = d.wait()
+    assert rc == 0, f"SIGTERM: expected exit 0, got {rc}; log:\n{d.log()}"
+    assert d.created_ifaces() == [], (
+        f"right after exit: expected no interfaces left, got {d.created_ifaces()}; "
+        f"log:\n{d.log()}")
+    assert d.created_nodes() == [], (
+        f"right after exit: expected no nodes left, got {d.created_nodes()}; "
+        f"log:\n{d.log()}")
+    for r in readers:
+        res = r.result(10)
+        assert res is not None and res.startswith("errno "), (
+            f"reader blocked at exit: expected to wake with an error, got {res!r}")
+    assert "did not complete" not in d.log(), (
+        f"exit: expected every submission drained, got:\n{d.log()}")
