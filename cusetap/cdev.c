@@ -156,21 +156,19 @@ struct cdev_slot {
  * @cc:		context
  * @se:		libfuse session, which owns @fd
  * @fd:		/dev/cuse file descriptor
- * @loop:	the loop that reads a unit's node, once its thread runs
  * @unit:	unit whose node this is, NULL for the cloner (or once deleted)
  * @mem:	request buffers of all slots, mapped lazily
  * @nslots:	number of posted reads
  * @reading:	slots with a read in flight
  * @cloner:	this is the cloning node
- * @shared:	may be read by several threads at once (the cloner, with
- *		several loops; see cdev_fast_interrupt())
  * @ready:	CUSE_INIT answered: the node exists
  * @dispatching: threads running this node's requests
  * @dying:	deleted: free once nothing is reading or dispatching
  * @deferred:	waiting for the cloner's node before starting its session
  * @parked:	reads of the frame path parked on this session
  * @polls:	poll handles of this session's files, until notified
- * @intr:	an interrupt that found no parked read (shared sessions), or 0
+ * @intr:	an interrupt that found no parked read (a session read by
+ *		several threads, cdev_shared()), or 0
  * @intr_of:	the read it is for
  * @open_req:	an open of the cloner that created this node's unit, answered
  *		once the node exists (so that open() returning means
@@ -186,13 +184,11 @@ struct cdev_node {
 	struct cdev_ctx *cc;
 	struct fuse_session *se;
 	int fd;
-	struct loop *loop;
 	struct tapdev_unit *unit;
 	uint8_t *mem;
 	unsigned nslots;
 	unsigned reading;
 	bool cloner;
-	bool shared;
 	bool ready;
 	unsigned dispatching;
 	bool dying;
@@ -720,6 +716,17 @@ static void cdev_fast_write(struct cdev_node *n,
 }
 
 /**
+ * cdev_shared() - may several threads read this session at once?
+ * @n:		node
+ *
+ * Return: true for the cloner when there are several loops (a slot each)
+ */
+static bool cdev_shared(const struct cdev_node *n)
+{
+	return n->nslots > 1;
+}
+
+/**
  * cdev_fast_interrupt() - FUSE_INTERRUPT: the client of a read got a signal
  * @n:		session
  * @in:		request
@@ -750,7 +757,7 @@ static void cdev_fast_interrupt(struct cdev_node *n,
 			return;
 		}
 	}
-	if (!n->shared)
+	if (!cdev_shared(n))
 		return;
 	if (n->intr)
 		cdev_answer(n, n->intr, EAGAIN, NULL, 0);
@@ -846,7 +853,7 @@ static enum cdev_took cdev_fast(struct cdev_node *n, const uint8_t *buf,
  */
 static bool cdev_spread(const struct cdev_node *n)
 {
-	return n->shared && n->cc->clones >= CDEV_SPREAD_CLONES;
+	return cdev_shared(n) && n->cc->clones >= CDEV_SPREAD_CLONES;
 }
 
 /**
@@ -1061,11 +1068,9 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 		return -ENOMEM;
 	n->cc = cc;
 	n->fd = -1;
-	n->loop = unit ? loop_for(unit->num) : cc->loop;
 	n->unit = unit;
 	n->cloner = !unit;
 	n->nslots = nslots;
-	n->shared = nslots > 1;
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	n->mem = mmap(NULL, (size_t)n->nslots * CDEV_BUF_SIZE,
 		      PROT_READ | PROT_WRITE,
@@ -1077,7 +1082,8 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 	for (i = 0; i < n->nslots; i++) {
 		n->slots[i].node = n;
 		n->slots[i].buf = n->mem + (size_t)i * CDEV_BUF_SIZE;
-		n->slots[i].home = unit ? n->loop : loop_for(i);
+		/* A unit's on the loop its number picks, the cloner's i on i */
+		n->slots[i].home = loop_for(unit ? unit->num : i);
 	}
 	n->next = cc->nodes;
 	cc->nodes = n;
@@ -1327,19 +1333,16 @@ int cdev_probe(void)
 /**
  * cdev_init() - create the cloning node
  * @cc:		context to fill
- * @loop:	event loop
  * @tap:	device model
  * @devname:	cloning device name
  *
  * Return: 0, or an error of cdev_node_new()
  */
-int cdev_init(struct cdev_ctx *cc, struct loop *loop, struct tapdev_ctx *tap,
-	      const char *devname)
+int cdev_init(struct cdev_ctx *cc, struct tapdev_ctx *tap, const char *devname)
 {
 	bool debug = cc->fuse_debug;
 
 	memset(cc, 0, sizeof(*cc));
-	cc->loop = loop;
 	cc->tap = tap;
 	cc->fuse_debug = debug;
 	fuse_set_log_func(cdev_fuse_log);

@@ -13,12 +13,10 @@
 
 #include "tapdev.h"
 
-struct loop;
 struct cdev_node;
 
 /**
  * struct cdev_ctx - every CUSE session of the daemon
- * @loop:	event loop reading the sessions
  * @tap:	device model the callbacks forward to
  * @nodes:	live nodes
  * @cloner:	the cloning node
@@ -33,7 +31,6 @@ struct cdev_node;
 struct cdev_rreq;
 
 struct cdev_ctx {
-	struct loop *loop;
 	struct tapdev_ctx *tap;
 	struct cdev_node *nodes;
 	struct cdev_node *cloner;
@@ -48,8 +45,7 @@ struct cdev_ctx {
 
 extern const struct tapdev_host cdev_host;
 
-int cdev_init(struct cdev_ctx *cc, struct loop *loop, struct tapdev_ctx *tap,
-	      const char *devname);
+int cdev_init(struct cdev_ctx *cc, struct tapdev_ctx *tap, const char *devname);
 void cdev_fini(struct cdev_ctx *cc);
 int cdev_probe(void);
 void cdev_on_read(void *obj, int res);

@@ -58,7 +58,7 @@ int device_start(struct device *dv, const struct opt_device *opt,
 		return -1;
 	}
 	dv->cdev.fuse_debug = fuse_debug;
-	ret = cdev_init(&dv->cdev, loop, &dv->tap, name);
+	ret = cdev_init(&dv->cdev, &dv->tap, name);
 	if (ret) {
 		log_err("cannot create /dev/%s: %s", name, strerror(-ret));
 		return -1;
