@@ -10,6 +10,8 @@
  *   null     a nullcuse device: the bare CUSE round trip, the reference
  *   native   a kernel TAP on /dev/net/tun: the Linux floor
  *   cusetap  a clone of the daemon's cloning node (TAPGIFNAME names it)
+ *   nulltap  a nullcuse --tap device, whose TAP --ifname names: the least
+ *            any CUSE TAP does, the floor of an echo (echo only)
  *
  * Modes:
  *
@@ -70,10 +72,12 @@
 #define BC_GSO_MSS	1448
 #define BC_BUF_SIZE	(65536 + 4096)
 
-enum bc_target { BC_NULL, BC_NATIVE, BC_CUSETAP };
+enum bc_target { BC_NULL, BC_NATIVE, BC_CUSETAP, BC_NULLTAP };
 enum bc_mode { BC_WRITE, BC_READ, BC_GSO, BC_RTT, BC_ECHO, BC_RSS };
 
-static const char *const bc_target_names[] = { "null", "native", "cusetap" };
+static const char *const bc_target_names[] = {
+	"null", "native", "cusetap", "nulltap",
+};
 static const char *const bc_mode_names[] = {
 	"write", "read", "gso", "rtt", "echo", "rss",
 };
@@ -82,7 +86,8 @@ static const char *const bc_mode_names[] = {
  * struct bc_opts - the command line
  * @mode:	what to measure
  * @target:	what to measure it on
- * @dev:	device node (null, cusetap)
+ * @dev:	device node (null, cusetap, nulltap)
+ * @ifname:	nulltap: the interface behind @dev
  * @size:	frame length, bytes
  * @duration:	measured seconds
  * @warmup:	unmeasured seconds before
@@ -102,6 +107,7 @@ struct bc_opts {
 	enum bc_mode mode;
 	enum bc_target target;
 	const char *dev;
+	const char *ifname;
 	size_t size;
 	double duration;
 	double warmup;
@@ -305,6 +311,12 @@ static int bc_open(const struct bc_opts *o, unsigned idx, struct bc_client *c)
 	case BC_NULL:
 		c->fd = open(o->dev, O_RDWR | O_CLOEXEC);
 		return c->fd < 0 ? -errno : 0;
+	case BC_NULLTAP:
+		c->fd = open(o->dev, O_RDWR | O_CLOEXEC);
+		if (c->fd < 0)
+			return -errno;
+		snprintf(c->ifname, sizeof(c->ifname), "%s", o->ifname);
+		break;
 	case BC_NATIVE:
 		c->fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 		if (c->fd < 0)
@@ -956,8 +968,9 @@ static void bc_usage(FILE *f)
 	fprintf(f,
 "usage: benchclient MODE [options]\n"
 "  MODE               write | read | gso | rtt | echo | rss\n"
-"  --target T         null | native | cusetap (default cusetap)\n"
-"  --dev PATH         device node to open (null, cusetap)\n"
+"  --target T         null | native | cusetap | nulltap (default cusetap)\n"
+"  --dev PATH         device node to open (null, cusetap, nulltap)\n"
+"  --ifname NAME      nulltap: the interface behind DEV\n"
 "  --size BYTES       frame length (default 64; gso: 65535)\n"
 "  --duration SEC     measured seconds (default 2)\n"
 "  --warmup SEC       unmeasured seconds before (default 0.3)\n"
@@ -999,6 +1012,7 @@ int main(int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "target",	required_argument, NULL, 't' },
 		{ "dev",	required_argument, NULL, 'd' },
+		{ "ifname",	required_argument, NULL, 'I' },
 		{ "size",	required_argument, NULL, 's' },
 		{ "duration",	required_argument, NULL, 'D' },
 		{ "warmup",	required_argument, NULL, 'W' },
@@ -1024,12 +1038,13 @@ int main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
-			t = bc_lookup(bc_target_names, 3, optarg);
+			t = bc_lookup(bc_target_names, 4, optarg);
 			if (t < 0)
 				goto usage;
 			o.target = t;
 			break;
 		case 'd': o.dev = optarg; break;
+		case 'I': o.ifname = optarg; break;
 		case 's': o.size = strtoul(optarg, NULL, 0); break;
 		case 'D': o.duration = atof(optarg); break;
 		case 'W': o.warmup = atof(optarg); break;
@@ -1061,6 +1076,8 @@ int main(int argc, char **argv)
 	    (o.poll && o.mode != BC_READ) ||
 	    (o.mode == BC_RTT && o.target != BC_NULL) ||
 	    (o.mode == BC_ECHO && o.target == BC_NULL) ||
+	    ((o.target == BC_NULLTAP) != !!o.ifname) ||
+	    (o.target == BC_NULLTAP && o.mode != BC_ECHO) ||
 	    (o.mode == BC_GSO && o.target != BC_CUSETAP) ||
 	    (o.mode == BC_RSS && o.target != BC_CUSETAP))
 		goto usage;

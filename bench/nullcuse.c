@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * nullcuse.c - the benchmark's reference: a CUSE device that does nothing
+ * nullcuse.c - the benchmark's references: a CUSE device that does nothing,
+ *		and one that is the least a CUSE TAP can be
  *
  * Every read is answered at once with as many bytes as were asked for (up
  * to --frame), every write with "all of it written", every poll with
@@ -8,7 +9,17 @@
  * own receive/process loop: what is left is the bare CUSE round trip that
  * any CUSE daemon pays per call, the floor cusetap is measured against.
  *
- *   nullcuse --name NAME [--frame BYTES] [--pidfile PATH]
+ * With --tap IFNAME the device is backed by a kernel TAP of that name,
+ * with plain blocking system calls: a write is written to the TAP, a read
+ * waits for the TAP's next frame. That is the floor of an echo through any
+ * CUSE TAP (the host's frame must be read from a TAP, and the client's
+ * written to one, on top of the CUSE round trips), which the null
+ * device's read + write alone leaves out. So that a client blocked in
+ * read can still be interrupted, as on any tap(4), the read waits for the
+ * TAP and the CUSE connection together: a request arriving meanwhile (its
+ * interrupt: the device serves one client at a time) ends it with EINTR.
+ *
+ *   nullcuse --name NAME [--frame BYTES] [--tap IFNAME] [--pidfile PATH]
  *
  * The pidfile is written once the node exists (CUSE_INIT answered), so
  * that its appearance means /dev/NAME can be opened. SIGTERM ends it.
@@ -21,6 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
@@ -35,11 +49,15 @@
  * @frame:	largest read answer, bytes
  * @pidfile:	written once the node exists, or NULL
  * @data:	what reads return (zeroes), @frame bytes
+ * @tap:	the kernel TAP behind the device (--tap), or -1
+ * @se:		the CUSE session, for its fd
  */
 struct nullcuse {
 	size_t frame;
 	const char *pidfile;
 	char *data;
+	int tap;
+	struct fuse_session *se;
 };
 
 /**
@@ -82,18 +100,94 @@ static void nullcuse_open(fuse_req_t req, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/**
+ * nullcuse_tap_read() - wait for the TAP's next frame, or an interrupt
+ * @nc:		device, with a TAP
+ * @req:	the client's read
+ * @size:	its size
+ */
+static void nullcuse_tap_read(struct nullcuse *nc, fuse_req_t req,
+			      size_t size)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = nc->tap, .events = POLLIN },
+		{ .fd = fuse_session_fd(nc->se), .events = POLLIN },
+	};
+	ssize_t n;
+
+	if (size > nc->frame)
+		size = nc->frame;
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			fuse_reply_err(req, errno);
+			return;
+		}
+		if (pfd[0].revents) {
+			n = read(nc->tap, nc->data, size);
+			if (n >= 0) {
+				fuse_reply_buf(req, nc->data, (size_t)n);
+				return;
+			}
+			if (errno != EAGAIN) {
+				fuse_reply_err(req, errno);
+				return;
+			}
+		}
+		if (pfd[1].revents) {
+			fuse_reply_err(req, EINTR);
+			return;
+		}
+	}
+}
+
 static void nullcuse_read(fuse_req_t req, size_t size, off_t off,
 			  struct fuse_file_info *fi)
 {
 	struct nullcuse *nc = fuse_req_userdata(req);
 
-	fuse_reply_buf(req, nc->data, size < nc->frame ? size : nc->frame);
+	if (nc->tap >= 0)
+		nullcuse_tap_read(nc, req, size);
+	else
+		fuse_reply_buf(req, nc->data, size < nc->frame ? size : nc->frame);
 }
 
+/* The frame goes to the host first: it is what an echo waits for */
 static void nullcuse_write(fuse_req_t req, const char *buf, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
-	fuse_reply_write(req, size);
+	struct nullcuse *nc = fuse_req_userdata(req);
+
+	if (nc->tap >= 0 && write(nc->tap, buf, size) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, size);
+}
+
+/**
+ * nullcuse_tap_open() - create the kernel TAP behind the device
+ * @nc:		device
+ * @ifname:	its interface name
+ *
+ * Return: 0, -errno
+ */
+static int nullcuse_tap_open(struct nullcuse *nc, const char *ifname)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+
+	if (strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	nc->tap = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (nc->tap < 0)
+		return -errno;
+	strcpy(ifr.ifr_name, ifname);
+	if (ioctl(nc->tap, TUNSETIFF, &ifr) < 0) {
+		int ret = -errno;
+
+		close(nc->tap);
+		nc->tap = -1;
+		return ret;
+	}
+	return 0;
 }
 
 /* Always ready, so no notification is ever due: every poll() of a
@@ -118,7 +212,7 @@ static const struct cuse_lowlevel_ops nullcuse_ops = {
 
 static void nullcuse_usage(FILE *f)
 {
-	fprintf(f, "usage: nullcuse --name NAME [--frame BYTES] "
+	fprintf(f, "usage: nullcuse --name NAME [--frame BYTES] [--tap IFNAME] "
 		   "[--pidfile PATH]\n");
 }
 
@@ -128,19 +222,20 @@ int main(int argc, char **argv)
 		{ "name",	required_argument, NULL, 'n' },
 		{ "frame",	required_argument, NULL, 'F' },
 		{ "pidfile",	required_argument, NULL, 'p' },
+		{ "tap",	required_argument, NULL, 't' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* Foreground, single-threaded: the reference is one plain loop */
 	char *fuse_argv[] = { argv[0], "-f", "-s", NULL };
-	struct nullcuse nc = { .frame = 65536 };
+	struct nullcuse nc = { .frame = 65536, .tap = -1 };
 	char devinfo[128];
 	const char *dev_info_argv[] = { devinfo };
 	struct cuse_info ci = {
 		.dev_info_argc	= 1,
 		.dev_info_argv	= dev_info_argv,
 	};
-	const char *name = NULL;
+	const char *name = NULL, *ifname = NULL;
 	struct fuse_session *se;
 	int mt, c, ret;
 
@@ -154,6 +249,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			nc.pidfile = optarg;
+			break;
+		case 't':
+			ifname = optarg;
 			break;
 		case 'h':
 			nullcuse_usage(stdout);
@@ -171,6 +269,14 @@ int main(int argc, char **argv)
 	nc.data = calloc(1, nc.frame);
 	if (!nc.data)
 		return 1;
+	if (ifname) {
+		ret = nullcuse_tap_open(&nc, ifname);
+		if (ret) {
+			fprintf(stderr, "nullcuse: cannot create TAP %s: %s\n",
+				ifname, strerror(-ret));
+			return 1;
+		}
+	}
 	snprintf(devinfo, sizeof(devinfo), "DEVNAME=%s", name);
 
 	se = cuse_lowlevel_setup(3, fuse_argv, &ci, &nullcuse_ops, &mt, &nc);
@@ -179,10 +285,13 @@ int main(int argc, char **argv)
 				"try 'modprobe cuse')\n", name);
 		return 1;
 	}
+	nc.se = se;
 	ret = fuse_session_loop(se);
 	cuse_lowlevel_teardown(se);
 	if (nc.pidfile)
 		unlink(nc.pidfile);
 	free(nc.data);
+	if (nc.tap >= 0)
+		close(nc.tap);
 	return ret < 0 ? 1 : 0;
 }

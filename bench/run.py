@@ -7,9 +7,12 @@ Everything is measured in one run, on one machine, so that only ratios
 matter: under software emulation absolute numbers are meaningless, but the
 null CUSE device, the native kernel TAP and cusetap suffer alike.
 
-Three targets are up at once: a nullcuse device (the bare CUSE round trip,
+Four targets are up at once: a nullcuse device (the bare CUSE round trip,
 the floor any CUSE daemon pays), plain kernel TAPs the client opens itself,
-and a cusetap daemon. Each measurement is one run of build/bench/benchclient
+a cusetap daemon, and a nullcuse device backed by a kernel TAP with plain
+blocking system calls (nullcuse --tap: the least any CUSE TAP does, the
+floor of an echo, which the null device's read + write leaves out: the
+host's frame must be read from a TAP, and the echo written to one). Each measurement is one run of build/bench/benchclient
 (one JSON line back); measurements of the three targets are interleaved per
 size, so a slow patch of the host hits all of them. With --repeat N the
 whole list is run N times over and the best run of each kept: on a shared,
@@ -266,6 +269,8 @@ class Bench:
 
     def run(self):
         nullname = f"cusenull{os.getpid()}"
+        floorname = f"cusefloor{os.getpid()}"
+        flooriface = unique_name("bf", iface_exists)
         devname = unique_name("bn", lambda n: iface_exists(n + "0"))
         daemon_bin = os.path.join(self.build, "cusetap", "cusetap")
 
@@ -273,6 +278,11 @@ class Bench:
                                    "--name", nullname, "--frame", "65536",
                                    "--pidfile", f"{self.tmp}/null.pid"],
                       f"{self.tmp}/null.pid", f"{self.tmp}/null.log")
+        floor = Server("nullcuse --tap", [os.path.join(self.build, "bench", "nullcuse"),
+                                          "--name", floorname, "--frame", "65536",
+                                          "--tap", flooriface,
+                                          "--pidfile", f"{self.tmp}/floor.pid"],
+                       f"{self.tmp}/floor.pid", f"{self.tmp}/floor.log")
         # Units 0..CLIENTS-1 exist from the start, for clients opening them
         # by name; clones take the same units
         daemon = Server("cusetap", [daemon_bin, "-f", "--devname", devname,
@@ -280,10 +290,11 @@ class Bench:
                                     "--pidfile", f"{self.tmp}/cusetap.pid"],
                         f"{self.tmp}/cusetap.pid", f"{self.tmp}/cusetap.log")
         null_dev, tap_dev = f"/dev/{nullname}", f"/dev/{devname}"
-        self.servers = [null, daemon]
-        self.server_of = {"null": null, "cusetap": daemon}
+        self.servers = [null, daemon, floor]
+        self.server_of = {"null": null, "cusetap": daemon, "nulltap": floor}
         null.start()
         daemon.start()
+        floor.start()
         time.sleep(0.5)
         self.results["rss_idle"] = {"rss_kib": vm_rss_kib(daemon.pid)}
         log(f"nullcuse {null_dev}, cusetap {tap_dev} (pid {daemon.pid}); "
@@ -316,6 +327,8 @@ class Bench:
             self.take("null rtt 64", "rtt", "null", "p50_us", dev=null_dev,
                       size=64, iters=it)
             self.take("native echo 64", "echo", "native", "p50_us", size=64, iters=it)
+            self.take("floor echo 64", "echo", "nulltap", "p50_us",
+                      dev=f"/dev/{floorname}", ifname=flooriface, size=64, iters=it)
             self.take("cusetap echo 64", "echo", "cusetap", "p50_us", dev=tap_dev,
                       size=64, iters=it)
             self.take("cusetap gso", "gso", "cusetap", "gbit_s", dev=tap_dev,
@@ -335,7 +348,7 @@ class Bench:
                               "cusetap", "fps", dev=tap_dev, by_name=True, **common)
         self.place(self.pin_cpus)
 
-        for srv in (null, daemon):
+        for srv in (null, daemon, floor):
             _, problems = srv.stop()
             self.warnings += problems
 
@@ -422,13 +435,12 @@ class Bench:
               "<=", 1.15)
         ratio("echo p99: cusetap / null read+write",
               self.get("cusetap echo 64", "p99_us"), self.get("null rtt 64", "p99_us"))
-        ratio("echo p50: native / null read+write (host side's share)",
-              self.get("native echo 64", "p50_us"), self.get("null rtt 64", "p50_us"))
-        null_rtt, native_echo = (self.get("null rtt 64", "p50_us"),
-                                 self.get("native echo 64", "p50_us"))
-        ratio("echo p50: cusetap / (null read+write + native echo)",
-              self.get("cusetap echo 64", "p50_us"),
-              None if null_rtt is None or native_echo is None else null_rtt + native_echo)
+        ratio("echo p50: floor (nullcuse --tap) / null read+write",
+              self.get("floor echo 64", "p50_us"), self.get("null rtt 64", "p50_us"))
+        ratio("echo p50: cusetap / floor (nullcuse --tap)",
+              self.get("cusetap echo 64", "p50_us"), self.get("floor echo 64", "p50_us"))
+        ratio("echo p99: cusetap / floor (nullcuse --tap)",
+              self.get("cusetap echo 64", "p99_us"), self.get("floor echo 64", "p99_us"))
         ratio("read 64 B after poll(): cusetap / null CUSE",
               self.get("cusetap read 64 poll", "fps"), self.get("null read 64 poll", "fps"))
         for mode in ("write", "read"):
@@ -516,12 +528,15 @@ class Bench:
                            f"{fmt(self.get(f'cusetap {mode} {size}', 'client_cpu_us_per_frame'), 1):>13}")
         out.append(f"{'round trip':16}"
                    f"{fmt(self.get('null rtt 64', 'server_cpu_us_per_rtt'), 1):>10}"
-                   f"{fmt(self.get('cusetap echo 64', 'server_cpu_us_per_rtt'), 1):>13}")
+                   f"{fmt(self.get('cusetap echo 64', 'server_cpu_us_per_rtt'), 1):>13}"
+                   f"  (echo; nullcuse --tap: "
+                   f"{fmt(self.get('floor echo 64', 'server_cpu_us_per_rtt'), 1)})")
         out.append("")
         out.append("Latency, microseconds")
         out.append(f"{'':40}{'p50':>10}{'p99':>10}")
         for key, label in (("null rtt 64", "null CUSE read + write, 64 B"),
                            ("native echo 64", "native TAP echo (host RTT), 64 B"),
+                           ("floor echo 64", "nullcuse --tap echo (host RTT), 64 B"),
                            ("cusetap echo 64", "cusetap echo (host RTT), 64 B")):
             out.append(f"{label:40}{fmt(self.get(key, 'p50_us'), 1):>10}"
                        f"{fmt(self.get(key, 'p99_us'), 1):>10}")
