@@ -314,6 +314,8 @@ static int bc_open(const struct bc_opts *o, unsigned idx, struct bc_client *c)
 		c->fd = open(o->dev, O_RDWR | O_CLOEXEC);
 		return c->fd < 0 ? -errno : 0;
 	case BC_NULLTAP:
+		if (strlen(o->ifname) >= IFNAMSIZ || strchr(o->ifname, '/'))
+			return -EINVAL;
 		c->fd = open(o->dev, O_RDWR | O_CLOEXEC);
 		if (c->fd < 0)
 			return -errno;
@@ -360,8 +362,9 @@ static void bc_rx_stats(const struct bc_client *c, uint64_t *frames,
 	*frames = *bytes = 0;
 	if (!c->ifname[0])
 		return;
-	hp_iface_stat(c->ifname, "rx_packets", frames);
-	hp_iface_stat(c->ifname, "rx_bytes", bytes);
+	if (hp_iface_stat(c->ifname, "rx_packets", frames) ||
+	    hp_iface_stat(c->ifname, "rx_bytes", bytes))
+		*frames = *bytes = 0;
 }
 
 /**
@@ -500,7 +503,7 @@ typedef int (*bc_op)(struct bc_client *c, uint8_t *buf, size_t len,
  * A tap write is answered before its frame reaches the host (cusetap
  * holds small frames for a batch, as a BSD tap queues them): the last few
  * land a moment after the last write returns. Gives up after a second; the
- * caller reports what arrived.
+ * caller reports what arrived. A null device has no host side.
  */
 static void bc_rx_settle(const struct bc_client *c, uint64_t rxf0,
 			 uint64_t written)
@@ -508,9 +511,9 @@ static void bc_rx_settle(const struct bc_client *c, uint64_t rxf0,
 	uint64_t f, b;
 	unsigned i;
 
-	for (i = 0; i < 500; i++) {
+	for (i = 0; c->ifname[0] && i < 500; i++) {
 		bc_rx_stats(c, &f, &b);
-		if (f - rxf0 >= written)
+		if (f >= rxf0 + written)
 			return;
 		usleep(2000);
 	}

@@ -16,8 +16,12 @@
  * written to one, on top of the CUSE round trips), which the null
  * device's read + write alone leaves out. So that a client blocked in
  * read can still be interrupted, as on any tap(4), the read waits for the
- * TAP and the CUSE connection together: a request arriving meanwhile (its
- * interrupt: the device serves one client at a time) ends it with EINTR.
+ * TAP and the CUSE connection together: a request arriving meanwhile ends
+ * it with EINTR. That is its interrupt when the one opener (a second open
+ * is refused, as tap(4) does) waits in read, as a blocking client such as
+ * the bench's echo does; a client that polls or writes from another
+ * thread meanwhile would see its read fail. It is a floor for blocking
+ * clients only: O_NONBLOCK is not honoured, and poll says "ready".
  *
  *   nullcuse --name NAME [--frame BYTES] [--tap IFNAME] [--pidfile PATH]
  *
@@ -28,6 +32,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +55,7 @@
  * @pidfile:	written once the node exists, or NULL
  * @data:	what reads return (zeroes), @frame bytes
  * @tap:	the kernel TAP behind the device (--tap), or -1
+ * @opened:	with a TAP: the device is open (one opener at a time)
  * @se:		the CUSE session, for its fd
  */
 struct nullcuse {
@@ -57,6 +63,7 @@ struct nullcuse {
 	const char *pidfile;
 	char *data;
 	int tap;
+	bool opened;
 	struct fuse_session *se;
 };
 
@@ -95,9 +102,24 @@ static void nullcuse_init_done(void *userdata)
 
 static void nullcuse_open(fuse_req_t req, struct fuse_file_info *fi)
 {
+	struct nullcuse *nc = fuse_req_userdata(req);
+
+	if (nc->tap >= 0 && nc->opened) {
+		fuse_reply_err(req, EBUSY);
+		return;
+	}
+	nc->opened = nc->tap >= 0;
 	fi->direct_io = 1;
 	fi->nonseekable = 1;
 	fuse_reply_open(req, fi);
+}
+
+static void nullcuse_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct nullcuse *nc = fuse_req_userdata(req);
+
+	nc->opened = false;
+	fuse_reply_err(req, 0);
 }
 
 /**
@@ -132,6 +154,11 @@ static void nullcuse_tap_read(struct nullcuse *nc, fuse_req_t req,
 				fuse_reply_err(req, errno);
 				return;
 			}
+			/* An interface going away: do not spin until it has */
+			if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+				fuse_reply_err(req, EIO);
+				return;
+			}
 		}
 		if (pfd[1].revents) {
 			fuse_reply_err(req, EINTR);
@@ -151,7 +178,17 @@ static void nullcuse_read(fuse_req_t req, size_t size, off_t off,
 		fuse_reply_buf(req, nc->data, size < nc->frame ? size : nc->frame);
 }
 
-/* The frame goes to the host first: it is what an echo waits for */
+/**
+ * nullcuse_write() - all of it written; with a TAP, to the TAP first
+ * @req:	the client's write
+ * @buf:	frame
+ * @size:	its length
+ * @off:	unused
+ * @fi:		unused
+ *
+ * The frame goes to the host before the answer: it is what an echo waits
+ * for.
+ */
 static void nullcuse_write(fuse_req_t req, const char *buf, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
@@ -172,7 +209,8 @@ static void nullcuse_write(fuse_req_t req, const char *buf, size_t size,
  */
 static int nullcuse_tap_open(struct nullcuse *nc, const char *ifname)
 {
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+	/* Never someone else's interface of that name */
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_TUN_EXCL };
 
 	if (strlen(ifname) >= IFNAMSIZ)
 		return -EINVAL;
@@ -205,6 +243,7 @@ static const struct cuse_lowlevel_ops nullcuse_ops = {
 	.init		= nullcuse_init,
 	.init_done	= nullcuse_init_done,
 	.open		= nullcuse_open,
+	.release	= nullcuse_release,
 	.read		= nullcuse_read,
 	.write		= nullcuse_write,
 	.poll		= nullcuse_poll,
@@ -237,7 +276,7 @@ int main(int argc, char **argv)
 	};
 	const char *name = NULL, *ifname = NULL;
 	struct fuse_session *se;
-	int mt, c, ret;
+	int mt, c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -268,13 +307,14 @@ int main(int argc, char **argv)
 	}
 	nc.data = calloc(1, nc.frame);
 	if (!nc.data)
-		return 1;
+		goto cleanup;
 	if (ifname) {
-		ret = nullcuse_tap_open(&nc, ifname);
-		if (ret) {
+		int err = nullcuse_tap_open(&nc, ifname);
+
+		if (err) {
 			fprintf(stderr, "nullcuse: cannot create TAP %s: %s\n",
-				ifname, strerror(-ret));
-			return 1;
+				ifname, strerror(-err));
+			goto cleanup;
 		}
 	}
 	snprintf(devinfo, sizeof(devinfo), "DEVNAME=%s", name);
@@ -283,15 +323,16 @@ int main(int argc, char **argv)
 	if (!se) {
 		fprintf(stderr, "nullcuse: cannot set up /dev/%s (no /dev/cuse? "
 				"try 'modprobe cuse')\n", name);
-		return 1;
+		goto cleanup;
 	}
 	nc.se = se;
-	ret = fuse_session_loop(se);
+	ret = fuse_session_loop(se) < 0;
 	cuse_lowlevel_teardown(se);
 	if (nc.pidfile)
 		unlink(nc.pidfile);
-	free(nc.data);
+cleanup:
 	if (nc.tap >= 0)
 		close(nc.tap);
-	return ret < 0 ? 1 : 0;
+	free(nc.data);
+	return ret;
 }

@@ -8,6 +8,7 @@ least correct CUSE TAP: frames both ways, and a blocked read that a signal
 ends, as on any tap(4).
 """
 
+import errno
 import json
 import os
 import signal
@@ -37,7 +38,8 @@ def bench_dir(cusetap_bin):
 def floor(bench_dir, tmp_path):
     """A nullcuse --tap device: (node path, interface name)."""
     name = unique_devname()
-    ifname = "bf" + name[-6:]
+    ifname = "bf" + name
+    assert not taputil.iface_exists(ifname), f"expected no interface {ifname} yet"
     pidfile = tmp_path / "floor.pid"
     proc = subprocess.Popen([os.path.join(bench_dir, "bench", "nullcuse"),
                              "--name", name, "--tap", ifname, "--pidfile", str(pidfile)],
@@ -61,6 +63,21 @@ def floor(bench_dir, tmp_path):
     assert not taputil.iface_exists(ifname), f"expected {ifname} gone with nullcuse"
 
 
+def _floor_read(fd, marker):
+    """Read from the floor until a frame carries @marker.
+
+    Its poll always says "ready", so a timeout must interrupt the read
+    itself: the alarm's signal does, as on any tap(4).
+    """
+    try:
+        with taputil.alarm_guard(taputil.TIMEOUT, "read of nullcuse --tap"):
+            while not taputil.has_marker(os.read(fd, 65536), marker):
+                pass
+    except taputil.Timeout:
+        raise AssertionError(f"nullcuse --tap: expected a frame with marker {marker!r} "
+                             f"within {taputil.TIMEOUT}s, read none")
+
+
 def test_floor_device_passes_frames_both_ways(floor):
     path, ifname = floor
     fd = os.open(path, os.O_RDWR)
@@ -68,7 +85,7 @@ def test_floor_device_passes_frames_both_ways(floor):
         taputil.link_up(ifname)
         marker = new_marker("floor-in")
         taputil.host_send(ifname, make_frame(BROADCAST, SRC, marker))
-        taputil.read_frame(fd, marker)
+        _floor_read(fd, marker)
         marker = new_marker("floor-out")
         with taputil.Capture(ifname) as cap:
             n = os.write(fd, make_frame(BROADCAST, SRC, marker))
@@ -76,6 +93,20 @@ def test_floor_device_passes_frames_both_ways(floor):
             cap.expect(marker)
     finally:
         os.close(fd)
+
+
+def test_floor_device_has_one_opener(floor):
+    path, _ = floor
+    fd = os.open(path, os.O_RDWR)
+    try:
+        with pytest.raises(OSError) as e:
+            os.close(os.open(path, os.O_RDWR))
+        assert e.value.errno == errno.EBUSY, (
+            f"second open of nullcuse --tap: expected EBUSY, got "
+            f"{taputil.errname(e.value.errno)}")
+    finally:
+        os.close(fd)
+    os.close(os.open(path, os.O_RDWR))
 
 
 def test_floor_device_read_ends_on_a_signal(floor):
@@ -94,7 +125,7 @@ def test_floor_device_read_ends_on_a_signal(floor):
         taputil.link_up(ifname)
         marker = new_marker("floor-after")
         taputil.host_send(ifname, make_frame(BROADCAST, SRC, marker))
-        taputil.read_frame(fd, marker)
+        _floor_read(fd, marker)
     finally:
         reader.cleanup()
         os.close(fd)
