@@ -10,8 +10,8 @@
  *   null     a nullcuse device: the bare CUSE round trip, the reference
  *   native   a kernel TAP on /dev/net/tun: the Linux floor
  *   cusetap  a clone of the daemon's cloning node (TAPGIFNAME names it)
- *   nulltap  a nullcuse --tap device, whose TAP --ifname names: the least
- *            any CUSE TAP does, the floor of an echo (echo only)
+ *   nulltap  a nullcuse --tap device, whose TAP --ifname names: the simplest
+ *            CUSE TAP, the floor of an echo (echo only)
  *
  * Modes:
  *
@@ -71,6 +71,7 @@
 #define BC_RTT_WARMUP	100	/* null round trips not recorded */
 #define BC_GSO_MSS	1448
 #define BC_BUF_SIZE	(65536 + 4096)
+#define BC_NAMES(t)	(sizeof(t) / sizeof((t)[0]))
 
 enum bc_target { BC_NULL, BC_NATIVE, BC_CUSETAP, BC_NULLTAP };
 enum bc_mode { BC_WRITE, BC_READ, BC_GSO, BC_RTT, BC_ECHO, BC_RSS };
@@ -1076,7 +1077,8 @@ int main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
-			t = bc_lookup(bc_target_names, 4, optarg);
+			t = bc_lookup(bc_target_names,
+				      BC_NAMES(bc_target_names), optarg);
 			if (t < 0)
 				goto usage;
 			o.target = t;
@@ -1101,7 +1103,7 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		goto usage;
-	m = bc_lookup(bc_mode_names, 6, argv[optind]);
+	m = bc_lookup(bc_mode_names, BC_NAMES(bc_mode_names), argv[optind]);
 	if (m < 0)
 		goto usage;
 	o.mode = m;

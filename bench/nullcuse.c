@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * nullcuse.c - the benchmark's references: a CUSE device that does nothing,
- *		and one that is the least a CUSE TAP can be
+ *		and the simplest CUSE TAP
  *
  * Every read is answered at once with as many bytes as were asked for (up
  * to --frame), every write with "all of it written", every poll with
@@ -11,7 +11,7 @@
  *
  * With --tap IFNAME the device is backed by a kernel TAP of that name,
  * with plain blocking system calls: a write is written to the TAP, a read
- * waits for the TAP's next frame. That is the floor of an echo through any
+ * waits for the TAP's next frame. That is the floor of an echo through a
  * CUSE TAP (the host's frame must be read from a TAP, and the client's
  * written to one, on top of the CUSE round trips), which the null
  * device's read + write alone leaves out. So that a client blocked in
@@ -136,35 +136,28 @@ static void nullcuse_tap_read(struct nullcuse *nc, fuse_req_t req,
 		{ .fd = fuse_session_fd(nc->se), .events = POLLIN },
 	};
 	ssize_t n;
+	int err = 0;
 
 	if (size > nc->frame)
 		size = nc->frame;
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
-			fuse_reply_err(req, errno);
-			return;
-		}
-		if (pfd[0].revents) {
-			n = read(nc->tap, nc->data, size);
-			if (n >= 0) {
-				fuse_reply_buf(req, nc->data, (size_t)n);
-				return;
-			}
-			if (errno != EAGAIN) {
-				fuse_reply_err(req, errno);
-				return;
-			}
-			/* An interface going away: do not spin until it has */
-			if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-				fuse_reply_err(req, EIO);
-				return;
-			}
-		}
-		if (pfd[1].revents) {
-			fuse_reply_err(req, EINTR);
-			return;
-		}
+	while (!err) {
+		if (poll(pfd, 2, -1) < 0)
+			err = errno;
+		else if (pfd[0].revents &&
+			 (n = read(nc->tap, nc->data, size)) >= 0)
+			break;
+		else if (pfd[0].revents && errno != EAGAIN)
+			err = errno;
+		/* An interface going away: do not spin until it has */
+		else if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL))
+			err = EIO;
+		else if (pfd[1].revents)
+			err = EINTR;
 	}
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, nc->data, (size_t)n);
 }
 
 static void nullcuse_read(fuse_req_t req, size_t size, off_t off,

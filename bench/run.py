@@ -10,10 +10,11 @@ null CUSE device, the native kernel TAP and cusetap suffer alike.
 Four targets are up at once: a nullcuse device (the bare CUSE round trip,
 the floor any CUSE daemon pays), plain kernel TAPs the client opens itself,
 a cusetap daemon, and a nullcuse device backed by a kernel TAP with plain
-blocking system calls (nullcuse --tap: the least any CUSE TAP does, the
-floor of an echo, which the null device's read + write leaves out: the
-host's frame must be read from a TAP, and the echo written to one). Each measurement is one run of build/bench/benchclient
-(one JSON line back); measurements of the three targets are interleaved per
+blocking system calls (nullcuse --tap: the simplest CUSE TAP, the floor
+of an echo, which the null device's read + write leaves out: the host's
+frame must be read from a TAP, and the echo written to one). Each
+measurement is one run of build/bench/benchclient (one JSON line back);
+measurements of the targets are interleaved per
 size, so a slow patch of the host hits all of them. With --repeat N the
 whole list is run N times over and the best run of each kept: on a shared,
 emulated machine noise only ever slows a run down.
@@ -274,15 +275,14 @@ class Bench:
         devname = unique_name("bn", lambda n: iface_exists(n + "0"))
         daemon_bin = os.path.join(self.build, "cusetap", "cusetap")
 
-        null = Server("nullcuse", [os.path.join(self.build, "bench", "nullcuse"),
-                                   "--name", nullname, "--frame", "65536",
-                                   "--pidfile", f"{self.tmp}/null.pid"],
-                      f"{self.tmp}/null.pid", f"{self.tmp}/null.log")
-        floor = Server("nullcuse --tap", [os.path.join(self.build, "bench", "nullcuse"),
-                                          "--name", floorname, "--frame", "65536",
-                                          "--tap", flooriface,
-                                          "--pidfile", f"{self.tmp}/floor.pid"],
-                       f"{self.tmp}/floor.pid", f"{self.tmp}/floor.log")
+        def nullcuse(label, tag, name, *extra):
+            return Server(label, [os.path.join(self.build, "bench", "nullcuse"),
+                                  "--name", name, "--frame", "65536", *extra,
+                                  "--pidfile", f"{self.tmp}/{tag}.pid"],
+                          f"{self.tmp}/{tag}.pid", f"{self.tmp}/{tag}.log")
+
+        null = nullcuse("nullcuse", "null", nullname)
+        floor = nullcuse("nullcuse --tap", "floor", floorname, "--tap", flooriface)
         # Units 0..CLIENTS-1 exist from the start, for clients opening them
         # by name; clones take the same units
         daemon = Server("cusetap", [daemon_bin, "-f", "--devname", devname,

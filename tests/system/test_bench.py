@@ -4,7 +4,7 @@ measurements can all be taken.
 scripts/bench is a benchmark, not a test: nothing here checks a speed. What
 is checked is that a fresh clone can run it: every measurement is taken, and
 the floor device it compares the echo with (nullcuse --tap) behaves as the
-least correct CUSE TAP: frames both ways, and a blocked read that a signal
+simplest correct CUSE TAP: frames both ways, and a blocked read that a signal
 ends, as on any tap(4).
 """
 
