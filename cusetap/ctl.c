@@ -97,7 +97,7 @@ static void ctl_unit(struct ctl_out *o, const struct tapdev_unit *u, bool json,
 	if (!json) {
 		ctl_printf(o, "%-6u /dev/%-11s %-15s %-17s %5u %-4s %-5s %7d %6d "
 			   "%5u %10llu %8llu %10llu %8llu%s\n",
-			   u->num, u->ifname, u->ifname, mac, u->link.mtu,
+			   u->num, u->ifname, tapdev_ifname(u), mac, u->link.mtu,
 			   u->link.flags & IFF_UP ? "up" : "down",
 			   f ? "open" : "-", f ? (int)f->pid : 0,
 			   f ? (int)f->uid : -1, u->rxq.count,
@@ -115,7 +115,7 @@ static void ctl_unit(struct ctl_out *o, const struct tapdev_unit *u, bool json,
 		   "\"vnet_hdr\": %u, \"transient\": %s, \"adopted\": %s, "
 		   "\"rx\": %llu, \"rx_drop\": %llu, \"tx\": %llu, "
 		   "\"tx_drop\": %llu}",
-		   first ? "" : ", ", u->num, u->ifname, u->ifname, mac,
+		   first ? "" : ", ", u->num, u->ifname, tapdev_ifname(u), mac,
 		   u->link.mtu, u->link.flags & IFF_UP ? "true" : "false",
 		   u->link.flags & IFF_PROMISC ? "true" : "false",
 		   u->link.flags & IFF_RUNNING ? "true" : "false",

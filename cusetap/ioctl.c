@@ -15,6 +15,7 @@
  * nothing a client passes is ever read past its declared length.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -58,7 +59,7 @@ static int tapioc_gifname(struct tapdev_file *f, const struct tapioc_args *a)
 {
 	if (!f->unit)
 		return -ENXIO;
-	snprintf(a->out, BSD_IFNAMSIZ, "%s", f->unit->ifname);
+	snprintf(a->out, BSD_IFNAMSIZ, "%s", tapdev_ifname(f->unit));
 	return 0;
 }
 
@@ -93,12 +94,20 @@ static int tapioc_getown(struct tapdev_file *f, const struct tapioc_args *a)
 	return tapioc_put_int(a, f->owner);
 }
 
-/* TIOCSPGRP: a process group to signal, the negation of FIOSETOWN's */
+/*
+ * TIOCSPGRP: a process group to signal, the negation of FIOSETOWN's; 0
+ * clears the owner. FreeBSD takes a negative value as a process, as
+ * fsetown() of its negation; NetBSD refuses it. INT_MIN has no negation.
+ */
 static int tapioc_spgrp(struct tapdev_file *f, const struct tapioc_args *a)
 {
 	int pgid = tapioc_int(a);
 
-	return pgid <= 0 ? -EPERM : tapdev_set_owner(f, -pgid);
+	if (pgid == INT_MIN)
+		return -EPERM;
+	if (pgid < 0 && f->ctx->cfg.abi == TAPDEV_ABI_NETBSD)
+		return -EINVAL;
+	return tapdev_set_owner(f, -pgid);
 }
 
 static int tapioc_gpgrp(struct tapdev_file *f, const struct tapioc_args *a)
@@ -120,8 +129,10 @@ static int tapioc_gdebug(struct tapdev_file *f, const struct tapioc_args *a)
 
 /*
  * TAPSIFINFO, as FreeBSD tunioctl(): the type must stay IFT_ETHER
- * (EPROTOTYPE), the MTU be at least IF_MINMTU (EINVAL) and acceptable to
- * the interface (the kernel's errno); the baudrate is only recorded.
+ * (EPROTOTYPE); a changed MTU must be at least IF_MINMTU (EINVAL) and
+ * acceptable to the interface (the kernel's errno), an unchanged one is
+ * not checked, so that a get-modify-set of the baudrate always works; the
+ * baudrate is only recorded.
  */
 static int tapioc_sifinfo(struct tapdev_file *f, const struct tapioc_args *a)
 {
@@ -133,7 +144,7 @@ static int tapioc_sifinfo(struct tapdev_file *f, const struct tapioc_args *a)
 		return -ENXIO;
 	if (ti.type != IFT_ETHER)
 		return -EPROTOTYPE;
-	if (ti.mtu < IF_MINMTU)
+	if (ti.mtu != f->unit->link.mtu && ti.mtu < IF_MINMTU)
 		return -EINVAL;
 	ret = tapdev_set_mtu(f, ti.mtu);
 	if (ret)
@@ -241,6 +252,8 @@ static const struct tapioc tapioc_table[] = {
 	{ BSD_SIOCSIFADDR, "SIOCSIFADDR", sizeof(struct freebsd_ifreq), 0,
 	  tapioc_sifaddr },
 	{ VMIO_SIOCSIFFLAGS, "VMIO_SIOCSIFFLAGS", 0, 0, tapioc_vmioflags },
+	/* its FreeBSD 4-6 number, still taken by a GENERIC kernel */
+	{ BSD_IO('V', 0), "VMIO_SIOCSIFFLAGS (old)", 0, 0, tapioc_vmioflags },
 	{ TAPSTRANSIENT, "TAPSTRANSIENT", INT, 0, tapioc_stransient },
 	{ TAPGTRANSIENT, "TAPGTRANSIENT", 0, INT, tapioc_gtransient },
 };

@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,21 @@ static void tapdev_waiter_put(struct tapdev_waiter *w)
 }
 
 /**
+ * tapdev_answer_waiters() - fail every read parked on a file
+ * @f:		open file
+ * @err:	errno for them
+ */
+static void tapdev_answer_waiters(struct tapdev_file *f, int err)
+{
+	while (f->waiters) {
+		void *req = f->waiters->req;
+
+		tapdev_waiter_put(f->waiters);
+		f->ctx->host->reply_err(req, err);
+	}
+}
+
+/**
  * tapdev_detach() - take the unit away from its opener
  * @u:		unit
  * @err:	error for reads parked on it
@@ -172,12 +188,7 @@ static void tapdev_detach(struct tapdev_unit *u, int err)
 
 	if (!f)
 		return;
-	while (f->waiters) {
-		void *req = f->waiters->req;
-
-		tapdev_waiter_put(f->waiters);
-		c->host->reply_err(req, err);
-	}
+	tapdev_answer_waiters(f, err);
 	if (f->ph) {
 		c->host->poll_wake(f->ph);
 		f->ph = NULL;
@@ -385,6 +396,20 @@ struct tapdev_unit *tapdev_unit_get(struct tapdev_ctx *c, unsigned num)
 }
 
 /**
+ * tapdev_ifname() - the interface's name now
+ * @u:		unit
+ *
+ * The host may rename the interface; FreeBSD's TAPGIFNAME reports the
+ * current name (if_xname), while the unit keeps its number and its node.
+ *
+ * Return: the name the host last reported, else the one it was made with
+ */
+const char *tapdev_ifname(const struct tapdev_unit *u)
+{
+	return u->link.name[0] ? u->link.name : u->ifname;
+}
+
+/**
  * tapdev_unit_destroy() - remove a unit: its opener loses it, its node and
  *			   interface go away
  * @u:		unit
@@ -451,27 +476,34 @@ static void tapdev_rxq_flush(struct tapdev_unit *u)
  * @c:		context
  * @up:	set to the unit
  *
- * FreeBSD keeps closed units around, and cloning hands out the lowest one
- * that is not open before making a new one; NetBSD destroys clones on
- * close, so cloning always makes a new one.
+ * FreeBSD keeps closed units around, and its cloning always makes a new
+ * one, so their numbers only grow; here cloning hands out the lowest unit
+ * that an earlier clone made and that is not open, before making a new
+ * one. A unit made otherwise (--units, or the administrator's adopted TAP)
+ * is never handed out, as on FreeBSD: it is there for whoever opens it by
+ * name. NetBSD destroys clones on close, so cloning always makes a new one.
  *
  * Return: 0, or an error of tapdev_unit_create()
  */
 static int tapdev_clone_pick(struct tapdev_ctx *c, struct tapdev_unit **up)
 {
 	unsigned n;
+	int ret;
 
 	if (c->cfg.abi == TAPDEV_ABI_FREEBSD) {
 		for (n = 0; n < c->nunits; n++) {
 			struct tapdev_unit *u = c->units[n];
 
-			if (u && !u->opener) {
+			if (u && u->cloned && !u->opener) {
 				*up = u;
 				return 0;
 			}
 		}
 	}
-	return tapdev_unit_create(c, -1, up);
+	ret = tapdev_unit_create(c, -1, up);
+	if (ret == 0)
+		(*up)->cloned = true;
+	return ret;
 }
 
 /**
@@ -880,10 +912,28 @@ void tapdev_rx_done(struct tapdev_unit *u, size_t off, size_t len)
  * tapdev_link_update() - the interface's state changed on the host
  * @u:		unit
  * @link:	new state
+ *
+ * Taking the interface down junks the frames queued for the client, as
+ * both BSDs flush the send queue in if_down(). NetBSD's tap_stop() also
+ * wakes its readers, which then fail with EHOSTDOWN, and its pollers;
+ * FreeBSD's readers sleep on until a frame comes.
  */
 void tapdev_link_update(struct tapdev_unit *u, const struct ns_link *link)
 {
+	bool went_down = (u->link.flags & IFF_UP) && !(link->flags & IFF_UP);
+	struct tapdev_file *f = u->opener;
+
 	u->link = *link;
+	if (!went_down || u->dying)
+		return;
+	tapdev_rxq_flush(u);
+	if (!f || u->ctx->cfg.abi != TAPDEV_ABI_NETBSD)
+		return;
+	tapdev_answer_waiters(f, EHOSTDOWN);
+	if (f->ph) {
+		u->ctx->host->poll_wake(f->ph);
+		f->ph = NULL;
+	}
 }
 
 /**
@@ -966,22 +1016,31 @@ int tapdev_set_flags(struct tapdev_file *f, unsigned change, unsigned flags)
  * ever signals the process that opened the device (through a pidfd, so a
  * reused pid is never hit) or that process's own group.
  *
- * Return: 0, -EPERM for anyone else
+ * Return: 0, -ESRCH if there is no such process or group (as fsetown()),
+ *	   -EPERM for anyone else
  */
 int tapdev_set_owner(struct tapdev_file *f, pid_t owner)
 {
 	int pidfd = -1;
 
 	if (owner > 0) {
+		pid_t tgid = tapdev_tgid(owner);
+
 		/* The opener's own process, still alive: never pid 1, never a
 		 * pid the opener's death freed for reuse */
-		if (f->tgid <= 1 || tapdev_tgid(owner) != f->tgid)
+		if (tgid < 0)
+			return -ESRCH;
+		if (f->tgid <= 1 || tgid != f->tgid)
 			return -EPERM;
 		pidfd = syscall(SYS_pidfd_open, owner, 0);
 	} else if (owner < 0) {
 		/* Its process group; -1 would mean every process, and INT_MIN
 		 * has no positive counterpart */
-		if (owner == INT_MIN || -owner <= 1 || -owner != f->pgid)
+		if (owner == INT_MIN || -owner <= 1)
+			return -EPERM;
+		if (kill(owner, 0) < 0 && errno == ESRCH)
+			return -ESRCH;
+		if (-owner != f->pgid)
 			return -EPERM;
 	}
 	if (f->owner_pidfd >= 0)

@@ -91,7 +91,8 @@ struct tapdev_file;
  * struct tapdev_unit - one tapN: an interface and its device node
  * @ctx:	device model
  * @num:	unit number N
- * @ifname:	interface name, also the device node name
+ * @ifname:	device node name, and the interface's name until the host
+ *		renames it (see tapdev_ifname())
  * @port:	network side of the interface
  * @node:	character-device side node, NULL while it has none
  * @opener:	the open file, NULL while closed (one opener at a time)
@@ -103,6 +104,8 @@ struct tapdev_file;
  * @vnet_hdr:	virtio-net header length frames carry (TAPSVNETHDR)
  * @transient:	destroy the unit on last close (TAPSTRANSIENT)
  * @adopted:	the interface is the host administrator's: never destroyed
+ * @cloned:	made by an open of the cloning node; FreeBSD cloning may hand
+ *		it out again once it is closed
  * @dying:	destroyed, waiting for the network side to let go
  * @stats:	frame counters
  */
@@ -120,6 +123,7 @@ struct tapdev_unit {
 	unsigned vnet_hdr;
 	bool transient;
 	bool adopted;
+	bool cloned;
 	bool dying;
 	struct {
 		uint64_t rx, rx_drop, tx, tx_drop;
@@ -212,6 +216,7 @@ int tapdev_unit_create(struct tapdev_ctx *c, int num, struct tapdev_unit **up);
 void tapdev_unit_destroy(struct tapdev_unit *u);
 int tapdev_unit_adopt(struct tapdev_ctx *c, unsigned num);
 struct tapdev_unit *tapdev_unit_get(struct tapdev_ctx *c, unsigned num);
+const char *tapdev_ifname(const struct tapdev_unit *u);
 unsigned tapdev_max_units(const struct tapdev_ctx *c);
 
 int tapdev_open(struct tapdev_ctx *c, struct tapdev_unit *u, pid_t pid,

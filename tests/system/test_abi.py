@@ -165,6 +165,22 @@ def test_tapgifinfo_initial(daemon):
                      what="TAPGIFINFO mtu to follow the host's 1400")
 
 
+def test_tapgifname_follows_host_rename(daemon):
+    """FreeBSD's TAPGIFNAME copies if_xname: the name the interface has now."""
+    fd, name = daemon.clone()
+    new = f"{daemon.devname}x"
+    taputil.run("ip", "link", "set", "dev", name, "name", new)
+    try:
+        taputil.wait_for(lambda: taputil.tapgifname(fd) == new, 10,
+                         what=f"TAPGIFNAME to say {new} after the host renamed {name}")
+        unit = daemon.unit_of(name)
+        assert os.path.exists(daemon.node(unit)), (
+            f"after renaming {name} to {new}: expected its node {daemon.node(unit)} kept")
+    finally:
+        taputil.run("ip", "link", "set", "dev", new, "name", name, check=False)
+    daemon.assert_healthy()
+
+
 def test_tapsifinfo(daemon):
     fd, name = daemon.clone()
     err = taputil.ioctl_errno(fd, taputil.TAPSIFINFO,
@@ -197,6 +213,14 @@ def test_tapsifinfo(daemon):
     taputil.tapsifinfo(fd, taputil.IF_MINMTU)
     assert taputil.sysfs(name, "mtu") == str(taputil.IF_MINMTU), (
         f"TAPSIFINFO mtu {taputil.IF_MINMTU}: expected it set, got {taputil.sysfs(name, 'mtu')}")
+
+    # The host sets an MTU below IF_MINMTU; a get-modify-set of the
+    # baudrate passes it back unchanged, and FreeBSD checks only a change.
+    taputil.run("ip", "link", "set", "dev", name, "mtu", "68")
+    taputil.wait_for(lambda: taputil.tapgifinfo(fd)[1] == 68, 10,
+                     what="TAPGIFINFO mtu to follow the host's 68")
+    taputil.tapsifinfo(fd, 68, baudrate=42)
+    assert taputil.tapgifinfo(fd)[0] == 42, "TAPSIFINFO with an unchanged mtu: baudrate not set"
     daemon.assert_healthy()
 
 
@@ -281,6 +305,11 @@ def test_vmio_siocsifflags(daemon):
     flags = taputil.link_flags(name)
     assert "UP" in flags and "NOARP" not in flags, (
         f"VMIO_SIOCSIFFLAGS 0 again: expected UP without NOARP, got {flags}")
+    # FreeBSD 4-6's number, _IO('V', 0), which GENERIC kernels still take
+    fcntl.ioctl(fd, 0x20005600, taputil.BSD_IFF_NOARP)
+    flags = taputil.link_flags(name)
+    assert "UP" in flags and "NOARP" in flags, (
+        f"old VMIO_SIOCSIFFLAGS 0x20005600 IFF_NOARP: expected UP and NOARP, got {flags}")
 
 
 # --- TAPSTRANSIENT ---------------------------------------------------------
@@ -365,13 +394,17 @@ def test_units_created_at_start_freebsd(daemon_factory):
     assert err == errno.EAGAIN, (
         f"reopen of {d.node(1)}: expected nothing queued from before (EAGAIN), "
         f"got {taputil.errname(err)}")
-    # FreeBSD cloning hands out the lowest unit not open.
-    clones = [d.clone()[1] for _ in range(3)]
-    assert clones == [d.ifname(0), d.ifname(2), d.ifname(3)], (
-        f"clones with unit 1 open: expected units 0, 2, then a new 3, got {clones}")
+    # Units made at start are there to be opened by name: cloning makes new
+    # ones, as FreeBSD's does, and hands out again only what it made itself.
+    clones = [d.clone() for _ in range(2)]
+    names = [name for _, name in clones]
+    assert names == [d.ifname(3), d.ifname(4)], (
+        f"clones with --units 3 (units 0 and 2 closed): expected new units 3, 4, got {names}")
     d.close(fd)
+    d.close(clones[0][0])
     again = d.clone()[1]
-    assert again == d.ifname(1), f"clone after closing unit 1: expected {d.ifname(1)}, got {again}"
+    assert again == d.ifname(3), (
+        f"clone after closing unit 1 and the clone of unit 3: expected {d.ifname(3)}, got {again}")
 
 
 def test_units_netbsd_open_by_name_survives_close(daemon_factory):

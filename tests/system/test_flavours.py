@@ -180,6 +180,41 @@ def test_netbsd_read_while_down_is_ehostdown(nbsd, nonblock):
     nbsd.assert_healthy()
 
 
+def test_netbsd_blocked_read_fails_when_host_takes_link_down(nbsd, children):
+    """NetBSD's tap_stop() wakes its readers, which then see EHOSTDOWN."""
+    fd, name = nbsd.clone(nbsd_name=True)
+    taputil.link_up(name)
+    child = taputil.BlockedReader(fd)
+    children.append(child)
+    child.wait_blocked()
+    taputil.link_down(name)
+    res = child.result(10)
+    assert res == f"errno {errno.EHOSTDOWN}", (
+        f"netbsd reader blocked on {name} when the host took it down: expected "
+        f"errno {errno.EHOSTDOWN} (EHOSTDOWN), got {res!r}")
+    nbsd.assert_healthy()
+
+
+@pytest.mark.parametrize("flavour", ["freebsd", "netbsd"])
+def test_link_down_junks_queued_frames(daemon_factory, flavour):
+    """Both BSDs flush the send queue when the interface goes down."""
+    d = daemon_factory(["--abi", flavour])
+    fd, name = d.clone(os.O_RDWR | os.O_NONBLOCK, nbsd_name=flavour == "netbsd")
+    taputil.link_up(name)
+    mac = taputil.iface_mac(name)
+    taputil.host_send(name, make_frame(BROADCAST, mac, new_marker("queued")))
+    taputil.wait_readable(fd)
+    taputil.link_down(name)
+    taputil.wait_for(lambda: taputil.fionread(fd) == 0, 10,
+                     what=f"{flavour}: the frame queued on {name} to be junked when it went down")
+    taputil.link_up(name)
+    err = taputil.read_errno(fd)
+    assert err == errno.EAGAIN, (
+        f"{flavour}: read after down and up again: expected nothing queued (EAGAIN), "
+        f"got {taputil.errname(err)}")
+    d.assert_healthy()
+
+
 def test_netbsd_write_while_down_is_accepted(nbsd):
     fd, name = nbsd.clone()
     assert not taputil.iface_is_up(name), f"fresh clone {name}: expected admin-down, it is up"

@@ -91,6 +91,24 @@ def test_tiocspgrp_of_group_one_refused(daemon):
         assert err == errno.EPERM, f"{what}: expected EPERM, got {taputil.errname(err)}"
 
 
+def test_owner_zero_clears_and_missing_owner_is_esrch(daemon):
+    """As fsetown(): 0 means nobody (TIOCSPGRP 0 too, which negates it), and
+    a process or group that does not exist is ESRCH."""
+    fd, name = daemon.clone()
+    pid = os.getpid()
+    taputil.ioctl_int(fd, taputil.BSD_FIOSETOWN, pid)
+    taputil.ioctl_int(fd, taputil.BSD_TIOCSPGRP, 0)
+    got = taputil.ioctl_int(fd, taputil.BSD_FIOGETOWN)
+    assert got == 0, f"FIOGETOWN after TIOCSPGRP 0: expected 0 (nobody), got {got}"
+    missing = 0x3ffffffe  # above pid_max: never a process or a group
+    for cmd, value, what in [(taputil.BSD_FIOSETOWN, missing, "FIOSETOWN of no process"),
+                             (taputil.BSD_FIOSETOWN, -missing, "FIOSETOWN of no group"),
+                             (taputil.BSD_TIOCSPGRP, missing, "TIOCSPGRP of no group")]:
+        err = taputil.ioctl_errno(fd, cmd, value.to_bytes(4, "little", signed=True))
+        assert err == errno.ESRCH, f"{what}: expected ESRCH, got {taputil.errname(err)}"
+    daemon.assert_healthy()
+
+
 def test_setown_of_others_refused(daemon, other_pgrp):
     fd, name = daemon.clone()
     pid = os.getpid()

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
@@ -16,6 +17,7 @@
 #include "fake.h"
 #include "ioctl.h"
 #include "tapdev.h"
+#include "util.h"
 #include <net/if_tap.h>
 
 int check_failures;
@@ -44,6 +46,29 @@ static void test_clone_lowest_and_busy(void)
 	CHECK(!strcmp(f2->unit->ifname, "tap0"));
 	tapdev_close(f1);
 	tapdev_close(f2);
+	teardown();
+}
+
+/* A unit made at start (--units) or adopted is there to be opened by name:
+ * cloning never hands it out, as FreeBSD's cloning never does */
+static void test_clone_leaves_units_made_otherwise(void)
+{
+	struct tapdev_unit *u0;
+	struct tapdev_file *f, *g;
+
+	setup(TAPDEV_ABI_FREEBSD);
+	CHECK_EQ(tapdev_unit_create(&ctx, 0, &u0), 0);
+	CHECK_EQ(tapdev_unit_adopt(&ctx, 1), 0);
+	CHECK_EQ(tapdev_open(&ctx, NULL, getpid(), &f), 0);
+	CHECK(!strcmp(f->unit->ifname, "tap2"));
+	tapdev_close(f);
+	/* the clone's own unit is handed out again, the others still not */
+	CHECK_EQ(tapdev_open(&ctx, NULL, getpid(), &f), 0);
+	CHECK(!strcmp(f->unit->ifname, "tap2"));
+	CHECK_EQ(tapdev_open(&ctx, NULL, getpid(), &g), 0);
+	CHECK(!strcmp(g->unit->ifname, "tap3"));
+	tapdev_close(f);
+	tapdev_close(g);
 	teardown();
 }
 
@@ -423,12 +448,18 @@ static void test_sigio_owner_rules(void)
 	tapdev_open(&ctx, NULL, getpid(), &f);
 	CHECK_EQ(tapdev_set_owner(f, 1), -EPERM);		/* init: not us */
 	CHECK_EQ(tapdev_set_owner(f, -1), -EPERM);
+	CHECK_EQ(tapdev_set_owner(f, 0x3ffffffe), -ESRCH);	/* no such pid */
+	CHECK_EQ(tapdev_set_owner(f, -0x3ffffffe), -ESRCH);	/* no such group */
 	CHECK_EQ(tapdev_set_owner(f, -getpgid(0)), 0);
 	CHECK_EQ(tapdev_set_owner(f, getpid()), 0);
 	f->async = true;
 	host_sends(f->unit, "x", 1);
 	CHECK_EQ(sigios, 1);
 	CHECK_EQ(sigio_owner, getpid());
+	/* owner 0: nobody, as fsetown(0) */
+	CHECK_EQ(tapdev_set_owner(f, 0), 0);
+	host_sends(f->unit, "y", 1);
+	CHECK_EQ(sigios, 1);
 	tapdev_close(f);
 	teardown();
 }
@@ -449,6 +480,105 @@ static void test_unit_lost_wakes_reader(void)
 	CHECK(f->unit == NULL);
 	CHECK_EQ(tapdev_write(f, frame, sizeof(frame)), -ENXIO);
 	CHECK(tapdev_poll(f, NULL) & POLLHUP);
+	tapdev_close(f);
+	teardown();
+}
+
+/* The host takes the interface down: the queue is junked (both BSDs'
+ * if_down); NetBSD's blocked readers fail with EHOSTDOWN, FreeBSD's sleep on */
+static void test_link_down_junks_queue(void)
+{
+	static const enum tapdev_abi abis[] = {
+		TAPDEV_ABI_FREEBSD, TAPDEV_ABI_NETBSD
+	};
+	struct tapdev_file *f, *g;
+	struct ns_link down;
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(abis); i++) {
+		setup(abis[i]);
+		tapdev_open(&ctx, NULL, getpid(), &f);
+		tapdev_open(&ctx, NULL, getpid(), &g);
+		f->unit->link.flags |= IFF_UP;
+		g->unit->link.flags |= IFF_UP;
+		host_sends(f->unit, "queued", 6);
+		CHECK_EQ(tapdev_nread(f), 6);
+		CHECK(tapdev_read(g, (void *)7, 100, false) != NULL);
+		tapdev_poll(g, (void *)0x20);
+
+		down = f->unit->link;
+		down.flags &= ~IFF_UP;
+		tapdev_link_update(f->unit, &down);
+		CHECK_EQ(tapdev_nread(f), 0);
+		CHECK(!(tapdev_poll(f, NULL) & POLLIN));
+
+		nreplies = 0;
+		poll_wakes = 0;
+		down = g->unit->link;
+		down.flags &= ~IFF_UP;
+		tapdev_link_update(g->unit, &down);
+		if (abis[i] == TAPDEV_ABI_NETBSD) {
+			CHECK_EQ(nreplies, 1);
+			CHECK(last()->req == (void *)7);
+			CHECK_EQ(last()->err, EHOSTDOWN);
+			CHECK_EQ(poll_wakes, 1);
+			CHECK(g->waiters == NULL);
+		} else {
+			CHECK_EQ(nreplies, 0);
+			CHECK(g->waiters != NULL);
+		}
+		/* a change that is not a fall leaves everything as it is */
+		host_sends(f->unit, "again", 5);
+		tapdev_link_update(f->unit, &f->unit->link);
+		CHECK_EQ(tapdev_nread(f), 5);
+		tapdev_close(f);
+		tapdev_close(g);
+		teardown();
+	}
+}
+
+/* The host renamed the interface: TAPGIFNAME says its name now, as
+ * FreeBSD's if_xname; the unit keeps its number */
+static void test_gifname_after_rename(void)
+{
+	struct freebsd_ifreq ifr;
+	struct tapioc_args a = { .out = &ifr };
+	struct tapdev_file *f;
+	struct ns_link renamed;
+
+	setup(TAPDEV_ABI_FREEBSD);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	renamed = f->unit->link;
+	snprintf(renamed.name, sizeof(renamed.name), "vm0");
+	tapdev_link_update(f->unit, &renamed);
+	memset(&ifr, 0, sizeof(ifr));
+	CHECK_EQ(tapioc_find(TAPGIFNAME)->fn(f, &a), 0);
+	CHECK(!strcmp(ifr.name, "vm0"));
+	CHECK_EQ(f->unit->num, 0);
+	tapdev_close(f);
+	teardown();
+}
+
+/* TAPSIFINFO checks only an MTU it changes, as FreeBSD tunioctl(): a
+ * get-modify-set of the baudrate works whatever the host set */
+static void test_sifinfo_checks_changed_mtu_only(void)
+{
+	struct tuninfo ti;
+	struct tapioc_args get = { .out = &ti }, set = { .in = &ti };
+	struct tapdev_file *f;
+
+	setup(TAPDEV_ABI_FREEBSD);
+	tapdev_open(&ctx, NULL, getpid(), &f);
+	f->unit->link.mtu = 68;		/* the host's choice, below IF_MINMTU */
+	CHECK_EQ(tapioc_find(TAPGIFINFO)->fn(f, &get), 0);
+	ti.baudrate = 1000;
+	CHECK_EQ(tapioc_find(TAPSIFINFO)->fn(f, &set), 0);
+	CHECK_EQ(f->unit->baudrate, 1000);
+	ti.mtu = 70;
+	CHECK_EQ(tapioc_find(TAPSIFINFO)->fn(f, &set), -EINVAL);
+	ti.mtu = 9000;
+	CHECK_EQ(tapioc_find(TAPSIFINFO)->fn(f, &set), 0);
+	CHECK_EQ(f->unit->link.mtu, 9000);
 	tapdev_close(f);
 	teardown();
 }
@@ -492,6 +622,7 @@ static void test_ioctl_gifname(void)
 int main(void)
 {
 	RUN(test_clone_lowest_and_busy);
+	RUN(test_clone_leaves_units_made_otherwise);
 	RUN(test_clone_skips_taken_names);
 	RUN(test_read_truncates_and_drops_rest);
 	RUN(test_nonblocking_empty_is_eagain);
@@ -511,6 +642,9 @@ int main(void)
 	RUN(test_transient);
 	RUN(test_vmnet_keeps_frames_while_closed);
 	RUN(test_sigio_owner_rules);
+	RUN(test_link_down_junks_queue);
+	RUN(test_gifname_after_rename);
+	RUN(test_sifinfo_checks_changed_mtu_only);
 	RUN(test_ioctl_table);
 	RUN(test_ioctl_gifname);
 	return check_failures ? 1 : 0;
