@@ -35,12 +35,16 @@
  *
  * Virtio-net header: Linux fixes IFF_VNET_HDR when the TAP is attached, but
  * a BSD client may switch its header on and off at any time (TAPSVNETHDR).
- * So every TAP is created with IFF_VNET_HDR. While the client wants no
- * header, offloads are off (the kernel's header is then all zeroes, no
- * GSO, checksums complete): received frames are reported past the kernel's
- * header, and sent frames get a zero header in front. While the client
- * wants one, the kernel's header size is set to the client's and frames
- * pass through untouched.
+ * So every TAP is created with IFF_VNET_HDR, and its header size is set
+ * once, to the largest (12 bytes, struct virtio_net_hdr_mrg_rxbuf), and
+ * never changed: a read completed but not yet handled when the client
+ * switches would otherwise be taken with the wrong size, and one frame's
+ * bytes would be cut or taken as a header. Each frame is made to fit the
+ * client's header as it is handled: a 12-byte client's pass through, a
+ * 10-byte client's header moves by two bytes, and for a client with none
+ * the header is skipped on receive and a zero one put in front on send.
+ * While the client wants no header, offloads are off (the kernel's header
+ * is then all zeroes, no GSO, checksums complete).
  *
  * Link state comes from rtnetlink notifications, polled by the loop.
  */
@@ -55,6 +59,7 @@
 #include <net/if_arp.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <poll.h>
 
 #include "config.h"
@@ -75,8 +80,10 @@
 #define KTAP_TX_SLOTS		(2 * KTAP_TX_BATCH * LOOP_MAX)
 /* A slot holds a virtio-net header and a frame of up to 2036 bytes */
 #define KTAP_TX_SLOT_SIZE	2048
-/* Header the kernel adds while the client wants none: struct virtio_net_hdr */
-#define KTAP_HDR_DEFAULT	10
+/* The kernel's header, whatever the client's: virtio_net_hdr_mrg_rxbuf */
+#define KTAP_KHDR		12
+/* Where the 10-byte struct virtio_net_hdr ends in it: num_buffers follows */
+#define KTAP_HDR_SHORT		10
 /* Offloads a client with a header can take: checksums and TCP segmentation */
 #define KTAP_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
 
@@ -135,17 +142,6 @@ struct ktap_tx {
 
 static int ktap_set_vnet_hdr(struct ns_port *np, unsigned len);
 static void ktap_scan_links(struct ktap *kt, bool retry);
-
-/**
- * ktap_khdr() - header length the kernel currently puts on frames
- * @p:		port
- *
- * Return: bytes
- */
-static unsigned ktap_khdr(const struct ktap_port *p)
-{
-	return p->vnet_hdr ? p->vnet_hdr : KTAP_HDR_DEFAULT;
-}
 
 /**
  * ktap_post_read() - keep a read posted, if the queue has room
@@ -264,6 +260,29 @@ static bool ktap_tx_lone(struct ktap_held *h)
 }
 
 /**
+ * ktap_tx_fit() - put a client's frame in the shape the TAP takes
+ * @p:		port
+ * @dst:	KTAP_KHDR bytes more than @len
+ * @frame:	frame, after the client's header if it has one
+ * @len:	its length, at least the header's
+ *
+ * A missing header is all zeroes (no offloads, checksums complete); a
+ * 10-byte one gets num_buffers, which the kernel ignores on send.
+ *
+ * Return: bytes in @dst
+ */
+static size_t ktap_tx_fit(const struct ktap_port *p, uint8_t *dst,
+			  const void *frame, size_t len)
+{
+	unsigned hdr = p->vnet_hdr;
+
+	memcpy(dst, frame, hdr);
+	memset(dst + hdr, 0, KTAP_KHDR - hdr);
+	memcpy(dst + KTAP_KHDR, (const uint8_t *)frame + hdr, len - hdr);
+	return KTAP_KHDR + len - hdr;
+}
+
+/**
  * ktap_tx_hold() - copy a small frame into a slot for the next batch
  * @p:		port
  * @frame:	frame, with the client's virtio-net header if it has one
@@ -275,22 +294,19 @@ static bool ktap_tx_lone(struct ktap_held *h)
 static bool ktap_tx_hold(struct ktap_port *p, const void *frame, size_t len)
 {
 	struct ktap *kt = p->kt;
-	unsigned hdr = p->vnet_hdr ? 0 : KTAP_HDR_DEFAULT;
+	unsigned pad = KTAP_KHDR - p->vnet_hdr;
 	struct ktap_tx *t = kt->tx_free;
 	struct loop *self = loop_self();
 	struct ktap_held *h;
 
 	if (ktap_tx_lone(&kt->held[self->id]) || !t ||
-	    len + hdr > KTAP_TX_SLOT_SIZE)
+	    len + pad > KTAP_TX_SLOT_SIZE)
 		return false;
 	if (!p->writing)
 		p->tx = self;
 	h = &kt->held[p->tx->id];
 	kt->tx_free = t->next;
-	/* A zero header: no offloads, checksums complete */
-	memset(t->buf, 0, hdr);
-	memcpy(t->buf + hdr, frame, len);
-	t->len = hdr + len;
+	t->len = ktap_tx_fit(p, t->buf, frame, len);
 	t->port = p;
 	t->next = NULL;
 	*h->tail = t;
@@ -346,18 +362,32 @@ static void ktap_port_end(struct ktap_port *p)
  */
 static void ktap_rx(struct ktap_port *p, unsigned len)
 {
-	unsigned skip = ktap_khdr(p) - p->vnet_hdr;
+	unsigned skip = KTAP_KHDR - p->vnet_hdr;
+	size_t cap;
+	uint8_t *buf = tapdev_rx_buf(p->unit, &cap);
+	const struct virtio_net_hdr *vh = (const void *)buf;
 
-	/* virtio_net_hdr_mrg_rxbuf: the kernel leaves num_buffers, 1 */
-	if (p->vnet_hdr == 12) {
-		size_t cap;
-		uint8_t *buf = tapdev_rx_buf(p->unit, &cap);
-
+	if (len <= KTAP_KHDR)
+		return;
+	switch (p->vnet_hdr) {
+	case 0:
+		/* Offloads were on until just now: a client without a header
+		 * cannot take a super-frame or a checksum left to do */
+		if (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+		    (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+			p->unit->stats.rx_drop++;
+			return;
+		}
+		break;
+	case KTAP_HDR_SHORT:
+		memmove(buf + skip, buf, KTAP_HDR_SHORT);
+		break;
+	default:
+		/* the kernel leaves num_buffers to us: one buffer */
 		buf[10] = 1;
 		buf[11] = 0;
 	}
-	if (len > skip)
-		tapdev_rx_done(p->unit, skip, len - skip);
+	tapdev_rx_done(p->unit, skip, len - skip);
 }
 
 /**
@@ -369,16 +399,15 @@ static void ktap_rx(struct ktap_port *p, unsigned len)
  * The model lock is let go of for the system call, so that the other
  * loops' threads go on meanwhile. What may change under our feet: the
  * port is destroyed (its fd is closed only once we are done), or the
- * client changes its header length (the frame is dropped then, as one
- * that arrived just before would have been), or the queue is junked by an
- * open or a close (the tail slot stays, and the frame is handed on as one
- * that arrived just after).
+ * queue is junked by an open or a close (the tail slot stays, and the
+ * frame is handed on as one that arrived just after), or the client
+ * changes its header length (the kernel's stays: ktap_rx() fits the frame
+ * to the new one).
  *
  * Return: frame length, 0 if it was dropped, -errno (-EAGAIN: none queued)
  */
 static int ktap_drain_one(struct ktap_port *p, void *buf, size_t cap)
 {
-	unsigned hdr = p->vnet_hdr;
 	int res;
 
 	p->draining = true;
@@ -390,8 +419,7 @@ static int ktap_drain_one(struct ktap_port *p, void *buf, size_t cap)
 	p->draining = false;
 	if (p->dying)
 		return -ECANCELED;
-	if (res > 0 && (tapdev_rx_buf(p->unit, &cap) != buf ||
-			p->vnet_hdr != hdr)) {
+	if (res > 0 && tapdev_rx_buf(p->unit, &cap) != buf) {
 		p->unit->stats.rx_drop++;
 		return 0;
 	}
@@ -526,10 +554,12 @@ static void ktap_resync(struct ktap *kt)
 	struct ns_link link;
 
 	for (p = kt->ports; p; p = next) {
+		int ret = rtnl_link_get(&kt->rtnl, p->ifindex, &link);
+
 		next = p->next;
-		if (rtnl_link_get(&kt->rtnl, p->ifindex, &link) == -ENODEV)
+		if (ret == -ENODEV)
 			ktap_link_event(kt, p->ifindex, true, NULL);
-		else
+		else if (ret == 0)
 			tapdev_link_update(p->unit, &link);
 	}
 }
@@ -763,7 +793,7 @@ static int ktap_create(void *be, const char *ifname, bool adopt,
 	struct ktap *kt = be;
 	struct ktap_port *p;
 	struct ifreq ifr;
-	int off = 0, ret;
+	int off = 0, khdr = KTAP_KHDR, ret;
 
 	if (adopt && !ktap_free_tap(ifname))
 		return -EEXIST;
@@ -798,6 +828,11 @@ static int ktap_create(void *be, const char *ifname, bool adopt,
 		goto err_close;
 	if (ioctl(p->fd, TUNSETCARRIER, &off) < 0)
 		log_warn("%s: TUNSETCARRIER: %s", ifname, strerror(errno));
+	/* The kernel's header size, for good (see the top of the file) */
+	if (ioctl(p->fd, TUNSETVNETHDRSZ, &khdr) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
 	ret = ktap_set_vnet_hdr((struct ns_port *)p, 0);
 	if (ret)
 		goto err_close;
@@ -874,12 +909,10 @@ static int ktap_set_vnet_hdr(struct ns_port *np, unsigned len)
 {
 	struct ktap_port *p = (struct ktap_port *)np;
 	unsigned offloads = len ? KTAP_OFFLOADS : 0;
-	int khdr = len ? (int)len : KTAP_HDR_DEFAULT;
 
-	/* Frames held or queued carry the header of the old setting */
+	/* Held frames may carry offloads the client asked for: out first */
 	ktap_flush_tx(p);
-	if (ioctl(p->fd, TUNSETVNETHDRSZ, &khdr) < 0 ||
-	    ioctl(p->fd, TUNSETOFFLOAD, offloads) < 0)
+	if (ioctl(p->fd, TUNSETOFFLOAD, offloads) < 0)
 		return -errno;
 	p->vnet_hdr = len;
 	return 0;
@@ -896,18 +929,24 @@ static int ktap_set_vnet_hdr(struct ns_port *np, unsigned len)
  */
 static int ktap_send(struct ns_port *np, const void *frame, size_t len)
 {
-	static const uint8_t zero_hdr[KTAP_HDR_DEFAULT];
+	static const uint8_t zero[KTAP_KHDR];
 	struct ktap_port *p = (struct ktap_port *)np;
-	struct iovec iov[2] = {
-		{ (void *)zero_hdr, p->vnet_hdr ? 0 : sizeof(zero_hdr) },
-		{ (void *)frame, len },
+	unsigned hdr = p->vnet_hdr;
+	struct iovec iov[3] = {
+		{ (void *)frame, hdr },
+		{ (void *)zero, KTAP_KHDR - hdr },
+		{ (uint8_t *)frame + hdr, len - hdr },
 	};
 
+	if (len < hdr) {
+		p->unit->stats.tx_drop++;
+		return 0;
+	}
 	if (ktap_tx_hold(p, frame, len))
 		return 0;
 	/* Lone, too large to copy, or every slot in use: the held ones first */
 	ktap_flush_tx(p);
-	if (writev(p->fd, iov, 2) < 0) {
+	if (writev(p->fd, iov, 3) < 0) {
 		p->unit->stats.tx_drop++;
 		log_debug("%s: TAP write: %s", p->unit->ifname, strerror(errno));
 	}
