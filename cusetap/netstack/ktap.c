@@ -611,19 +611,62 @@ static unsigned long ktap_tun_flags(const char *ifname)
 }
 
 /**
+ * ktap_sysfs_id() - a TAP's owner or group, from sysfs
+ * @ifname:	interface name
+ * @attr:	"owner" or "group"
+ *
+ * Return: the id, -1 for none (or if it cannot be read: then the TAP is
+ *	   gone, or not a TAP, and is not adopted anyway)
+ */
+static long ktap_sysfs_id(const char *ifname, const char *attr)
+{
+	char path[64], buf[32];
+	long id = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, attr);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &id) != 1)
+		id = -1;
+	fclose(f);
+	return id;
+}
+
+/**
  * ktap_free_tap() - is @ifname a persistent TAP nobody created through us
  * @ifname:	interface name
  *
+ * @u:		the unit it would back
+ *
  * "ip tuntap add dev NAME mode tap" makes one: tun_flags in sysfs then has
  * IFF_TAP and IFF_PERSIST. Whether someone else is attached shows only when
- * attaching (EBUSY).
+ * attaching (EBUSY). One made for a user or group ("... user bob") is
+ * theirs: adopting it would hand its traffic to whoever may open the
+ * device's nodes, and lock bob out of it. It is adopted only if the nodes
+ * belong to that user and group too (root's by default).
  *
- * Return: true if it is one
+ * Return: true if it is one, free to adopt
  */
-static bool ktap_free_tap(const char *ifname)
+static bool ktap_free_tap(const char *ifname, const struct tapdev_unit *u)
 {
-	return (ktap_tun_flags(ifname) & (IFF_TAP | IFF_PERSIST)) ==
-	       (IFF_TAP | IFF_PERSIST);
+	const struct tapdev_config *cfg = &u->ctx->cfg;
+	long owner = ktap_sysfs_id(ifname, "owner");
+	long group = ktap_sysfs_id(ifname, "group");
+	long node_uid = cfg->owner == (uid_t)-1 ? 0 : (long)cfg->owner;
+	long node_gid = cfg->group == (gid_t)-1 ? 0 : (long)cfg->group;
+
+	if ((ktap_tun_flags(ifname) & (IFF_TAP | IFF_PERSIST)) !=
+	    (IFF_TAP | IFF_PERSIST))
+		return false;
+	if ((owner != -1 && owner != node_uid) ||
+	    (group != -1 && group != node_gid)) {
+		log_debug("%s: not adopted: it belongs to uid %ld gid %ld",
+			  ifname, owner, group);
+		return false;
+	}
+	return true;
 }
 
 #define KTAP_SCAN_MAX	64
@@ -795,7 +838,7 @@ static int ktap_create(void *be, const char *ifname, bool adopt,
 	struct ifreq ifr;
 	int off = 0, khdr = KTAP_KHDR, ret;
 
-	if (adopt && !ktap_free_tap(ifname))
+	if (adopt && !ktap_free_tap(ifname, u))
 		return -EEXIST;
 
 	p = calloc(1, sizeof(*p));

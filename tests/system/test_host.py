@@ -515,6 +515,34 @@ def test_adopt_tap_created_while_running(daemon_factory, children):
     d.assert_healthy()
 
 
+def test_tap_made_for_a_user_is_theirs(daemon_factory):
+    """A persistent TAP made for a user (`ip tuntap add ... user U`) is not
+    adopted by a daemon whose nodes belong to someone else: whoever may open
+    those nodes would get U's traffic, and U would be locked out of the TAP.
+    It is adopted when the nodes belong to U too."""
+    d = daemon_factory([])
+    ifname = d.ifname(6)
+    taputil.run("ip", "tuntap", "add", "dev", ifname, "mode", "tap", "user", str(OWNER))
+    try:
+        time.sleep(2.5)  # longer than the daemon's look-again window
+        assert not os.path.exists(d.node(6)), (
+            f"{ifname} made for uid {OWNER}, nodes root's: expected it not adopted, "
+            f"but {d.node(6)} exists")
+    finally:
+        taputil.run("ip", "link", "del", "dev", ifname, check=False)
+    d.assert_healthy()
+
+    o = daemon_factory(["--owner", str(OWNER)])
+    ifname = o.ifname(6)
+    taputil.run("ip", "tuntap", "add", "dev", ifname, "mode", "tap", "user", str(OWNER))
+    try:
+        fd = open_adopted_unit(o, 6, ifname, f"{ifname} made for uid {OWNER}, nodes {OWNER}'s")
+        o.close(fd)
+    finally:
+        taputil.run("ip", "link", "del", "dev", ifname, check=False)
+    o.assert_healthy()
+
+
 def test_adopt_netbsd_unit_65537(daemon_factory):
     """NetBSD's t_tap makes tap65537: NetBSD units are not capped at FreeBSD's
     IF_MAXUNIT (32767), so with NetBSD rules such a unit is adopted, and with
