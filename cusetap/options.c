@@ -270,6 +270,11 @@ static int opt_finish_device(struct opt_device *d)
 	/* FreeBSD's vmnet devices are a cloner of their own name */
 	if (!strcmp(d->cfg.devname, "vmnet"))
 		d->cfg.vmnet = true;
+	if (d->cfg.vmnet && d->cfg.abi == TAPDEV_ABI_NETBSD) {
+		log_err("%s: vmnet is FreeBSD's (NetBSD has none): drop "
+			"abi netbsd or vmnet", d->cfg.devname);
+		return -1;
+	}
 	return 0;
 }
 
@@ -317,6 +322,7 @@ int opt_parse(struct options *o, int argc, char **argv)
 	};
 	const char *specs[OPT_MAX_DEVICES];
 	unsigned nspecs = 0, i;
+	bool devname_given = false;
 	int c, ret = 0;
 
 	memset(o, 0, sizeof(*o));
@@ -354,6 +360,7 @@ int opt_parse(struct options *o, int argc, char **argv)
 		}
 		case O_DEVNAME:
 			base.cfg.devname = optarg;
+			devname_given = true;
 			break;
 		case O_DEVICE:
 			if (nspecs == OPT_MAX_DEVICES) {
@@ -393,6 +400,11 @@ int opt_parse(struct options *o, int argc, char **argv)
 	}
 	if (optind < argc) {
 		log_err("unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (nspecs && devname_given) {
+		log_err("--devname names the only device; with --device, name "
+			"each device there");
 		return -1;
 	}
 	if (!nspecs) {

@@ -407,7 +407,8 @@ def test_several_devices_in_one_daemon(daemon_factory, ctl_bin):
     (["{a}:abi=netbsd", "{a}"], "twice"),
     (["{a}:units=many"], "units"),
     (["{a}", "../{b}"], "not usable"),
-], ids=["unknown-key", "duplicate", "bad-units", "bad-name"])
+    (["{a}:abi=netbsd,vmnet"], "vmnet"),
+], ids=["unknown-key", "duplicate", "bad-units", "bad-name", "netbsd-vmnet"])
 def test_bad_device_spec_refused(cusetap_bin, tmp_path, specs, message):
     a, b = two_devnames()
     pidfile = str(tmp_path / "bad.pid")
@@ -418,6 +419,19 @@ def test_bad_device_spec_refused(cusetap_bin, tmp_path, specs, message):
     out = refused_run(cmd, why)
     assert re.search(r"error", out, re.I) and message in out, (
         f"{why}: expected an error message naming {message!r}, got:\n{out}")
+    assert_nothing_created([a, b], pidfile, why)
+
+
+def test_devname_with_device_refused(cusetap_bin, tmp_path):
+    """--devname names the only device: beside --device it would be
+    ignored, so it is refused."""
+    a, b = two_devnames()
+    pidfile = str(tmp_path / "bad.pid")
+    cmd = [cusetap_bin, "-f", "--pidfile", pidfile, "--devname", a, "--device", b]
+    why = " ".join(cmd[4:])
+    out = refused_run(cmd, why)
+    assert "--devname" in out and "--device" in out, (
+        f"{why}: expected an error naming --devname and --device, got:\n{out}")
     assert_nothing_created([a, b], pidfile, why)
 
 
