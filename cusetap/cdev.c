@@ -104,6 +104,14 @@
  * io_uring read of a request against 15 us for read(), under emulation.
  */
 #define CDEV_READ_BUDGET	16
+/*
+ * Device nodes (cloning nodes and units) a daemon serves at once: libfuse
+ * takes a thread-specific key for each CUSE session, glibc has 1024
+ * (PTHREAD_KEYS_MAX), and a few are left for the libraries. Past this, a
+ * new unit is refused with ENXIO, as when unit numbers run out, rather
+ * than failing in libfuse with a misleading ENOMEM.
+ */
+#define CDEV_MAX_NODES		1016
 
 struct cdev_node;
 
@@ -203,6 +211,11 @@ struct cdev_node {
 	char name[IFNAMSIZ];
 	struct cdev_slot slots[];
 };
+
+/* Nodes alive in the daemon, every device's (under the model lock), and
+ * whether refusing one for CDEV_MAX_NODES was logged since the last went */
+static unsigned cdev_nodes;
+static bool cdev_full_said;
 
 static void cdev_node_free(struct cdev_node *n);
 static void cdev_start_deferred(struct cdev_ctx *cc);
@@ -955,6 +968,8 @@ static void cdev_node_free(struct cdev_node *n)
 	if (n->mem)
 		munmap(n->mem, (size_t)n->nslots * CDEV_BUF_SIZE);
 	free(n);
+	cdev_nodes--;
+	cdev_full_said = false;
 }
 
 /**
@@ -1062,6 +1077,14 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 	snprintf(path, sizeof(path), "/dev/%s", name);
 	if (stat(path, &st) == 0)
 		return -EEXIST;
+	if (cdev_nodes >= CDEV_MAX_NODES) {
+		if (!cdev_full_said)
+			log_warn("%s: not made: a daemon serves at most %d "
+				 "device nodes (libfuse needs a thread key for "
+				 "each)", name, CDEV_MAX_NODES);
+		cdev_full_said = true;
+		return -ENXIO;
+	}
 	nslots = unit ? CDEV_UNIT_SLOTS : loop_number();
 	n = calloc(1, sizeof(*n) + nslots * sizeof(n->slots[0]));
 	if (!n)
@@ -1088,6 +1111,7 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 	n->next = cc->nodes;
 	cc->nodes = n;
 	cc->unready++;
+	cdev_nodes++;
 	*np = n;
 	if (unit && !cc->cloner_ready) {
 		n->deferred = true;

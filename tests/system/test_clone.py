@@ -2,6 +2,7 @@
 
 import errno
 import os
+import signal
 import stat
 
 import pytest
@@ -121,3 +122,42 @@ def test_200_simultaneous_clones(daemon, nofile_limit):
         assert len(left) == n, (
             f"freebsd keeps interfaces on close: expected {n}, got {len(left)}")
     daemon.assert_healthy()
+
+
+def test_node_limit_refuses_with_enxio(daemon_factory):
+    """A daemon serves at most 1016 device nodes (libfuse takes a thread
+    key per CUSE session; glibc has 1024): the cloner and 1015 clones. The
+    next clone fails with ENXIO, as when unit numbers run out, not with a
+    misleading ENOMEM, and the daemon goes on serving; a unit that goes
+    (NetBSD destroys a clone on close) makes room again."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    d = daemon_factory(["--abi", "netbsd"])
+    fds = []
+    err = None
+    try:
+        while len(fds) < 1100:
+            try:
+                fds.append(os.open(d.clone_node, os.O_RDWR))
+            except OSError as e:
+                err = e.errno
+                break
+        assert (len(fds), err) == (1015, errno.ENXIO), (
+            f"clones until refused: expected 1015, then ENXIO; got {len(fds)}, "
+            f"then {taputil.errname(err) if err else 'no refusal'}")
+        assert d.alive(), f"daemon died at the node limit; log:\n{d.log()}"
+        os.close(fds.pop())
+        taputil.wait_for(lambda: len(d.created_ifaces()) == 1014, 30,
+                         what="the closed clone's unit to be destroyed")
+        fds.append(os.open(d.clone_node, os.O_RDWR))
+        name = taputil.tapgifname(fds[-1], taputil.NETBSD_TAPGIFNAME)
+        assert name.startswith(d.devname), f"clone after one went: expected a unit, got {name!r}"
+    finally:
+        for fd in fds:
+            os.close(fd)
+    d.signal(signal.SIGTERM)
+    rc = d.wait(120)
+    assert rc == 0, f"SIGTERM with 1015 units: expected exit 0 within 120 s, got {rc}"
+    assert "at most 1016 device nodes" in d.log(), (
+        f"expected the daemon to log why it refused, log tail:\n{d.log()[-2000:]}")
