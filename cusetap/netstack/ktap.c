@@ -553,6 +553,9 @@ static void ktap_resync(struct ktap *kt)
 	struct ktap_port *p, *next;
 	struct ns_link link;
 
+	/* A TAP the administrator made meanwhile was announced, too */
+	kt->scan_pending = true;
+	kt->reap_pending = true;
 	for (p = kt->ports; p; p = next) {
 		int ret = rtnl_link_get(&kt->rtnl, p->ifindex, &link);
 
@@ -669,16 +672,26 @@ static bool ktap_free_tap(const char *ifname, const struct tapdev_unit *u)
 	return true;
 }
 
-#define KTAP_SCAN_MAX	64
+/* Tries of a link dump that a change on the host interrupted */
+#define KTAP_SCAN_TRIES	3
 
+/**
+ * struct ktap_scan - TAPs of the host that are not ours, from a link dump
+ * @kt:		backend
+ * @n:		names collected
+ * @cap:	room in @names
+ * @names:	their names, grown as needed (a host may have thousands of
+ *		links, of which a few are TAPs)
+ */
 struct ktap_scan {
 	struct ktap *kt;
 	unsigned n;
-	char names[KTAP_SCAN_MAX][IFNAMSIZ];
+	unsigned cap;
+	char (*names)[IFNAMSIZ];
 };
 
 /**
- * ktap_scan_link() - collect a link of the dump that is not ours
+ * ktap_scan_link() - collect a link of the dump: a TAP that is not ours
  * @arg:	struct ktap_scan
  * @ifindex:	interface index
  * @gone:	unused (dumps list live links)
@@ -689,9 +702,20 @@ static void ktap_scan_link(void *arg, int ifindex, bool gone,
 {
 	struct ktap_scan *sc = arg;
 
-	if (ktap_find(sc->kt, ifindex) || sc->n == KTAP_SCAN_MAX ||
-	    !link->name[0])
+	(void)gone;
+	if (ktap_find(sc->kt, ifindex) || !link->name[0] ||
+	    !(ktap_tun_flags(link->name) & IFF_TAP))
 		return;
+	if (sc->n == sc->cap) {
+		unsigned cap = sc->cap ? 2 * sc->cap : 8;
+		char (*names)[IFNAMSIZ] = realloc(sc->names,
+						  cap * sizeof(*names));
+
+		if (!names)
+			return;		/* the next scan will see it */
+		sc->names = names;
+		sc->cap = cap;
+	}
 	memcpy(sc->names[sc->n++], link->name, IFNAMSIZ);
 }
 
@@ -707,13 +731,23 @@ static void ktap_scan_links(struct ktap *kt, bool retry)
 	bool setting_up = false;
 	struct ktap_scan sc;
 	unsigned i;
+	int ret = 0;
 
 	if (!kt->adopt)
 		return;
+	memset(&sc, 0, sizeof(sc));
 	sc.kt = kt;
-	sc.n = 0;
-	if (rtnl_link_dump(&kt->rtnl, ktap_scan_link, &sc))
+	for (i = 0; i < KTAP_SCAN_TRIES; i++) {
+		sc.n = 0;
+		ret = rtnl_link_dump(&kt->rtnl, ktap_scan_link, &sc);
+		if (ret != -EINTR)
+			break;
+	}
+	if (ret) {
+		log_debug("looking for TAPs to adopt: %s", strerror(-ret));
+		free(sc.names);
 		return;
+	}
 	for (i = 0; i < sc.n; i++) {
 		unsigned long flags = ktap_tun_flags(sc.names[i]);
 
@@ -722,6 +756,7 @@ static void ktap_scan_links(struct ktap *kt, bool retry)
 		else if (flags & IFF_TAP)
 			setting_up = true;
 	}
+	free(sc.names);
 	/*
 	 * "ip tuntap add" makes the TAP (which announces it) and only then
 	 * makes it persistent (which announces nothing): look again a few

@@ -529,6 +529,27 @@ def test_adopt_tap_created_while_running(daemon_factory, children):
     d.assert_healthy()
 
 
+def test_adopt_among_many_links(daemon_factory):
+    """A host with many interfaces (here 40 veth pairs, more links than the
+    64 names the scan once kept) still has its new persistent TAP adopted."""
+    d = daemon_factory([])
+    prefix = f"{d.devname}v"
+    batch = "".join(f"link add {prefix}{i} type veth peer name {prefix}p{i}\n"
+                    for i in range(40))
+    subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True,
+                   capture_output=True, timeout=60)
+    try:
+        with host_tap(d.ifname(3)) as ifname:
+            fd = open_adopted_unit(d, 3, ifname, f"after 'ip tuntap add dev {ifname}' "
+                                                 f"beside 80 other links")
+            d.close(fd)
+    finally:
+        batch = "".join(f"link del {prefix}{i}\n" for i in range(40))
+        subprocess.run(["ip", "-force", "-batch", "-"], input=batch, text=True,
+                       capture_output=True, timeout=60)
+    d.assert_healthy()
+
+
 def test_tap_made_for_a_user_is_theirs(daemon_factory):
     """A persistent TAP made for a user (`ip tuntap add ... user U`) is not
     adopted by a daemon whose nodes belong to someone else: whoever may open
