@@ -567,13 +567,18 @@ static void *loop_thread(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	ret = loop_run(l);
 	if (ret) {
-		/* Its sessions would hang: stop the daemon, as loop 0 would */
+		/* Its sessions would hang: stop the daemon, as loop 0 would.
+		 * Still as this loop's thread (loop_run() let go of it), so
+		 * that loop 0's ring counts as another thread's, and the wake
+		 * is submitted when the lock goes */
 		log_err("loop %u failed: stopping the daemon", l->id);
+		loop_mine = l;
 		loop_lock();
 		loop_thread_err = ret;
 		loop_all[0]->stop = true;
 		io_uring_prep_nop(loop_sqe(loop_all[0], LOOP_CANCEL, NULL));
 		loop_unlock();
+		loop_mine = NULL;
 	}
 	loop_park(l);
 	return NULL;
