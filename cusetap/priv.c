@@ -15,14 +15,20 @@
  * switches to an unprivileged user while keeping those five. Then
  * no_new_privs is set and a seccomp filter refuses (EPERM) the system calls
  * a compromised daemon could use to escape: executing programs, tracing,
- * mounting, loading modules or BPF, changing namespaces. It is a deny list,
- * not an allow list, because the data path runs through io_uring, whose
- * operations seccomp does not see: an allow list would promise more than it
- * holds, while the deny list removes what matters at no cost.
+ * mounting (with mount(2) or the file descriptor mount API), loading
+ * modules or BPF, entering or creating namespaces (setns, unshare, clone
+ * with a CLONE_NEW* flag), and any call of another ABI (i386, x32). clone3
+ * gets ENOSYS instead: its flags sit in memory, out of the filter's reach,
+ * and on ENOSYS the C library falls back to clone, whose flags it can see;
+ * the loop threads, started after this, are made that way. It is a deny
+ * list, not an allow list, because the data path runs through io_uring,
+ * whose operations seccomp does not see: an allow list would promise more
+ * than it holds, while the deny list removes what matters at no cost.
  */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -106,7 +112,33 @@ static const int priv_denied[] = {
 	SYS_reboot, SYS_swapon, SYS_swapoff, SYS_acct, SYS_keyctl,
 	SYS_add_key, SYS_request_key, SYS_userfaultfd, SYS_open_by_handle_at,
 	SYS_personality,
+	/* The file descriptor mount API: mounts without mount(2) */
+#ifdef __NR_fsopen
+	__NR_fsopen, __NR_fsconfig, __NR_fsmount, __NR_fspick,
+#endif
+#ifdef __NR_move_mount
+	__NR_move_mount, __NR_open_tree,
+#endif
+#ifdef __NR_mount_setattr
+	__NR_mount_setattr,
+#endif
 };
+
+/*
+ * clone flags that make a namespace. CLONE_NEWTIME lies in clone's exit
+ * signal byte, where the kernel reads it as signal 128 and refuses it:
+ * testing it here costs nothing and stays right if that ever changes.
+ */
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME	0x00000080
+#endif
+/* Numbers from 424 on are the same on every architecture */
+#ifndef __NR_clone3
+#define __NR_clone3	435
+#endif
+#define PRIV_CLONE_NEW	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS |	\
+			 CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |	\
+			 CLONE_NEWNET | CLONE_NEWTIME)
 
 #if defined(__x86_64__)
 #define PRIV_AUDIT_ARCH	AUDIT_ARCH_X86_64
@@ -114,15 +146,39 @@ static const int priv_denied[] = {
 #define PRIV_AUDIT_ARCH	AUDIT_ARCH_AARCH64
 #endif
 
+/*
+ * x32 calls share x86_64's audit arch; only this bit in their number tells
+ * them apart (and it is what the kernel dispatches on)
+ */
+#ifndef __X32_SYSCALL_BIT
+#define __X32_SYSCALL_BIT	0x40000000
+#endif
+
+/* The filter compares 32-bit words: this one holds an argument's low half */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PRIV_ARG_LO(i)	offsetof(struct seccomp_data, args[i])
+#else
+#define PRIV_ARG_LO(i)	(offsetof(struct seccomp_data, args[i]) + 4)
+#endif
+
+/* The one answer to a refused call */
+#define PRIV_DENY	(SECCOMP_RET_ERRNO | EPERM)
+
 /**
- * priv_seccomp() - install the deny-list filter
+ * priv_seccomp() - install the deny-list filter on the calling thread
+ *
+ * priv_drop() calls it last; the unit test calls it alone too, with every
+ * capability kept, so that a refusal it sees can only be the filter's.
+ * Threads created afterwards inherit the filter; earlier ones do not.
  *
  * Return: 0, -errno; -ENOSYS on an architecture it is not written for
  */
-static int priv_seccomp(void)
+int priv_seccomp(void)
 {
 #ifdef PRIV_AUDIT_ARCH
-	struct sock_filter prog[4 + 2 * ARRAY_SIZE(priv_denied) + 1];
+	/* arch and nr, x32, clone3, clone, the list, the default */
+	struct sock_filter prog[4 + 2 + 2 + 5 + 2 * ARRAY_SIZE(priv_denied) +
+				1];
 	struct sock_fprog fprog = { .filter = prog };
 	unsigned i, n = 0;
 
@@ -131,15 +187,35 @@ static int priv_seccomp(void)
 		offsetof(struct seccomp_data, arch));
 	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
 		PRIV_AUDIT_ARCH, 1, 0);
-	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-		SECCOMP_RET_ERRNO | EPERM);
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, PRIV_DENY);
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 		offsetof(struct seccomp_data, nr));
+#ifdef __x86_64__
+	/* ... x32's too, though they pass the arch test */
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
+		__X32_SYSCALL_BIT, 0, 1);
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, PRIV_DENY);
+#endif
+	/* The library retries with clone, whose flags are checked below */
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+		__NR_clone3, 0, 1);
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+		SECCOMP_RET_ERRNO | ENOSYS);
+	/* Threads and fork, yes; a new namespace, no. Flags are argument 0 */
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+		__NR_clone, 0, 4);
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		PRIV_ARG_LO(0));
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K,
+		PRIV_CLONE_NEW, 0, 1);
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, PRIV_DENY);
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+		SECCOMP_RET_ALLOW);
 	for (i = 0; i < ARRAY_SIZE(priv_denied); i++) {
 		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ |
 			BPF_K, priv_denied[i], 0, 1);
 		prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-			SECCOMP_RET_ERRNO | EPERM);
+			PRIV_DENY);
 	}
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
 		SECCOMP_RET_ALLOW);

@@ -5,5 +5,6 @@
 
 int priv_check(const char *runas);
 int priv_drop(const char *runas);
+int priv_seccomp(void);
 
 #endif /* CUSETAP_PRIV_H */
