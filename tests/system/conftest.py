@@ -97,7 +97,9 @@ class Daemon:
         # CUSETAP_DAEMON_ARGS (e.g. "-vv") adds options to every daemon, for
         # chasing a failure with more logging
         extra = os.environ.get("CUSETAP_DAEMON_ARGS", "").split()
-        return [self.binary, "-f", *extra, "--devname", self.devname,
+        # With --device every device is named there: --devname is refused
+        name = [] if "--device" in self.args else ["--devname", self.devname]
+        return [self.binary, "-f", *extra, *name,
                 "--pidfile", self.pidfile, *self.args]
 
     def start(self):

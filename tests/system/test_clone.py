@@ -147,10 +147,20 @@ def test_node_limit_refuses_with_enxio(daemon_factory):
             f"clones until refused: expected 1015, then ENXIO; got {len(fds)}, "
             f"then {taputil.errname(err) if err else 'no refusal'}")
         assert d.alive(), f"daemon died at the node limit; log:\n{d.log()}"
+        gone = taputil.tapgifname(fds[-1], taputil.NETBSD_TAPGIFNAME)
         os.close(fds.pop())
-        taputil.wait_for(lambda: len(d.created_ifaces()) == 1014, 30,
-                         what="the closed clone's unit to be destroyed")
-        fds.append(os.open(d.clone_node, os.O_RDWR))
+        taputil.wait_gone(gone, f"/dev/{gone}", 30)
+
+        def clone_again():
+            try:
+                fds.append(os.open(d.clone_node, os.O_RDWR))
+            except OSError as e:
+                assert e.errno == errno.ENXIO, (
+                    f"clone after {gone} went: expected success (or ENXIO while its "
+                    f"node is still being freed), got {taputil.errname(e.errno)}")
+                return False
+            return True
+        taputil.wait_for(clone_again, 10, what=f"a clone to succeed once {gone} went")
         name = taputil.tapgifname(fds[-1], taputil.NETBSD_TAPGIFNAME)
         assert name.startswith(d.devname), f"clone after one went: expected a unit, got {name!r}"
     finally:
