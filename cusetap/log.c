@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* log.c - leveled logging to stderr */
+/*
+ * log.c - leveled logging to stderr, syslog, or both
+ *
+ * In the foreground every message goes to stderr. In the background the
+ * daemon logs to syslog, and to stderr as well until it is ready: the
+ * parent that waits for readiness shares that stderr, so a start that fails
+ * says why where it was started, in the words the foreground would use.
+ */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <syslog.h>
@@ -10,7 +18,11 @@
 /* Messages above this level are dropped; -v and TAPSDEBUG raise it. */
 enum log_level log_threshold = LOG_LVL_WARN;
 
+/* Set before any other thread exists, read by all */
 static bool log_syslog;
+
+/* Cleared by the main thread at readiness, while loop threads may log */
+static atomic_bool log_stderr = true;
 
 static const int log_priorities[] = {
 	[LOG_LVL_ERROR]	= LOG_ERR,
@@ -37,12 +49,14 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 
 	if (lvl > log_threshold)
 		return;
-	va_start(ap, fmt);
 	if (log_syslog) {
+		va_start(ap, fmt);
 		vsyslog(log_priorities[lvl], fmt, ap);
 		va_end(ap);
-		return;
 	}
+	if (!atomic_load_explicit(&log_stderr, memory_order_relaxed))
+		return;
+	va_start(ap, fmt);
 	flockfile(stderr);
 	fprintf(stderr, "cusetap: %s: ", log_names[lvl]);
 	vfprintf(stderr, fmt, ap);
@@ -52,10 +66,23 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 }
 
 /**
- * log_to_syslog() - from now on, log to syslog instead of stderr
+ * log_to_syslog() - from now on, log to syslog too
+ *
+ * stderr keeps its copy until log_stderr_off().
  */
 void log_to_syslog(void)
 {
 	openlog("cusetap", LOG_PID, LOG_DAEMON);
 	log_syslog = true;
+}
+
+/**
+ * log_stderr_off() - from now on, log to syslog only
+ *
+ * The caller then gives stderr's descriptor up; a message another thread is
+ * printing meanwhile is still a message from before readiness.
+ */
+void log_stderr_off(void)
+{
+	atomic_store_explicit(&log_stderr, false, memory_order_relaxed);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * log.h - leveled logging: "cusetap: LEVEL: message" on stderr in the
- * foreground, syslog (the journal, under systemd) in the background
+ * foreground; in the background syslog (the journal, under systemd), and
+ * stderr too until the daemon is ready
  */
 #ifndef CUSETAP_LOG_H
 #define CUSETAP_LOG_H
@@ -16,6 +17,7 @@ enum log_level {
 extern enum log_level log_threshold;
 
 void log_to_syslog(void);
+void log_stderr_off(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

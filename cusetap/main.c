@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "cdev.h"
 #include "device.h"
@@ -93,6 +95,52 @@ static int main_check_host(struct daemon *d)
 	for (i = 0; i < d->opt.ndevs; i++) {
 		if (device_check(&d->opt.devs[i]))
 			return -1;
+	}
+	return 0;
+}
+
+/**
+ * main_check_pidfile() - will the pidfile's directory take it
+ * @path:	--pidfile, or NULL
+ *
+ * The pidfile is written at readiness, once every node and interface
+ * exists: a directory that cannot take it is better refused before any is
+ * made. The daemon keeps CAP_DAC_OVERRIDE, so what access() can still
+ * report here (no such directory, not a directory, read-only file system)
+ * is what would fail then.
+ *
+ * Return: 0, -1 after logging why not
+ */
+static int main_check_pidfile(const char *path)
+{
+	const char *slash;
+	char dir[PATH_MAX];
+	size_t len;
+	int err;
+
+	if (!path)
+		return 0;
+	/* With its trailing slash, a directory that is a file is ENOTDIR */
+	slash = strrchr(path, '/');
+	len = slash ? (size_t)(slash - path) + 1 : 0;
+	if (len >= sizeof(dir)) {
+		log_err("cannot write pidfile %s: %s: choose a shorter --pidfile",
+			path, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	if (len) {
+		memcpy(dir, path, len);
+		dir[len] = '\0';
+	} else {
+		strcpy(dir, "./");
+	}
+	if (access(dir, W_OK | X_OK)) {
+		err = errno;
+		log_err("cannot write pidfile %s: %s: %s: %s", path, dir,
+			strerror(err), err == ENOENT ?
+			"create the directory, or choose another --pidfile" :
+			"choose another --pidfile");
+		return -1;
 	}
 	return 0;
 }
@@ -220,6 +268,14 @@ static int main_announce(struct daemon *d)
 	}
 	main_notify("READY=1");
 	if (d->ready_fd >= 0) {
+		/*
+		 * The parent exits 0 on the byte: from then on nobody should
+		 * wait on the stderr we share with it (a script reading it to
+		 * its end would hang), so hand it back first. stdout is
+		 * /dev/null since main_background().
+		 */
+		log_stderr_off();
+		dup2(STDOUT_FILENO, STDERR_FILENO);
 		if (write(d->ready_fd, &byte, 1) < 0)
 			log_warn("cannot notify parent: %s", strerror(errno));
 		close(d->ready_fd);
@@ -317,36 +373,77 @@ static void main_adopt(void *arg, const char *ifname)
 }
 
 /**
+ * main_wait_ready() - the parent's part: exit 0 once the child is ready
+ * @fd:		read end of the readiness pipe
+ * @pid:	the child
+ *
+ * A child that failed has said why on the stderr we share; what it cannot
+ * say is that a signal killed or stopped it, so that is said here.
+ */
+static __attribute__((noreturn)) void main_wait_ready(int fd, pid_t pid)
+{
+	char byte;
+	int st;
+
+	if (read(fd, &byte, 1) == 1)
+		_exit(0);
+	/* End of file without the byte: the child is gone */
+	if (waitpid(pid, &st, 0) < 0)
+		_exit(1);
+	if (WIFSIGNALED(st))
+		log_err("the daemon died of signal %d (%s) before it was ready: "
+			"run it with -f to see where", WTERMSIG(st),
+			strsignal(WTERMSIG(st)));
+	else if (WIFEXITED(st) && !WEXITSTATUS(st))
+		log_err("the daemon was stopped by a signal before it was ready");
+	_exit(WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : 1);
+}
+
+/**
  * main_background() - fork; the parent waits until the child is ready
  *
- * The parent exits 0 once the child announced readiness, 1 if the child
- * failed first, so "cusetap && use /dev/tap" works.
+ * The parent exits 0 once the child announced readiness, non-zero if the
+ * child failed first, so "cusetap && use /dev/tap" works. Until then the
+ * child logs to syslog and to the stderr it shares with the parent, so a
+ * start that fails says why where it was started; main_announce() points
+ * stderr at /dev/null when it tells the parent.
  *
  * Return: in the child, the write end of the readiness pipe; -1 on error
  */
 static int main_background(void)
 {
-	int p[2];
-	char byte;
+	int p[2], nullfd;
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC))
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nullfd < 0)
 		return -1;
+	if (pipe2(p, O_CLOEXEC))
+		goto out_null;
 	pid = fork();
 	if (pid < 0)
-		return -1;
+		goto out_pipe;
 	if (pid > 0) {
 		close(p[1]);
-		_exit(read(p[0], &byte, 1) == 1 ? 0 : 1);
+		main_wait_ready(p[0], pid);
 	}
 	close(p[0]);
 	setsid();
 	log_to_syslog();
-	if (!freopen("/dev/null", "r", stdin) ||
-	    !freopen("/dev/null", "w", stdout) ||
-	    !freopen("/dev/null", "w", stderr))
-		log_warn("cannot redirect stdio: %s", strerror(errno));
+	/* main_announce() counts on stdout being /dev/null */
+	if (dup2(nullfd, STDIN_FILENO) < 0 || dup2(nullfd, STDOUT_FILENO) < 0) {
+		close(p[1]);
+		goto out_null;
+	}
+	close(nullfd);
 	return p[1];
+
+out_pipe:
+	close(p[0]);
+	close(p[1]);
+out_null:
+	close(nullfd);
+	return -1;
 }
 
 /**
@@ -469,7 +566,8 @@ int main(int argc, char **argv)
 	d.ready_fd = -1;
 	d.sigfd = -1;
 
-	if (main_check_host(&d) || priv_check(d.opt.runas))
+	if (main_check_host(&d) || priv_check(d.opt.runas) ||
+	    main_check_pidfile(d.opt.pidfile))
 		return 1;
 	main_raise_nofile();
 	if (!d.opt.foreground) {

@@ -1087,3 +1087,49 @@ def test_background_mode(cusetap_bin, tmp_path):
                 reap(pid, 10)
             if taputil.iface_exists(f"{name}0"):
                 taputil.run("ip", "link", "del", "dev", f"{name}0", check=False)
+
+
+def test_background_start_failure_is_reported(cusetap_bin):
+    """A background start that fails says why on the caller's stderr, in the
+    foreground's words, and exits non-zero; a pidfile whose directory does not
+    exist is refused before any node or interface is made."""
+    name = unique_devname()
+    pidfile = "/nonexistent/dir/x.pid"
+    reason = os.strerror(errno.ENOENT)
+    why = f"background start with --pidfile {pidfile}"
+    assert not os.path.exists(os.path.dirname(pidfile)), (
+        f"{why}: expected {os.path.dirname(pidfile)} not to exist on this machine")
+    nodes = re.compile(re.escape(name) + r"\d*$")
+    ifaces = re.compile(re.escape(name) + r"\d+$")
+
+    def run(*opts):
+        cmd = [cusetap_bin, *opts, "--devname", name, "--pidfile", pidfile]
+        try:
+            return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=taputil.TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{' '.join(cmd)}: expected a prompt refusal, it did not return "
+                        f"within {taputil.TIMEOUT}s", pytrace=False)
+
+    try:
+        bg = run()
+        assert bg.returncode != 0, (
+            f"{why}: expected a non-zero exit, got 0; stderr:\n{bg.stderr}")
+        assert re.search(r"^cusetap: error: .*" + re.escape(pidfile) + ".*" + re.escape(reason),
+                         bg.stderr, re.M), (
+            f"{why}: expected an error line on stderr naming {pidfile} and saying "
+            f"{reason!r}, got {bg.stderr!r}")
+        left = [f"/dev/{n}" for n in sorted(os.listdir("/dev")) if nodes.match(n)]
+        left += [f"interface {n}" for n in sorted(os.listdir("/sys/class/net"))
+                 if ifaces.match(n)]
+        assert not left, f"{why}: expected no node or interface left, got {left}"
+
+        fg = run("-f")
+        assert (bg.returncode, bg.stdout, bg.stderr) == (fg.returncode, fg.stdout, fg.stderr), (
+            f"{why}: expected the same exit status and output as with -f, got "
+            f"{(bg.returncode, bg.stdout, bg.stderr)} in the background, "
+            f"{(fg.returncode, fg.stdout, fg.stderr)} with -f")
+    finally:
+        for n in os.listdir("/sys/class/net"):
+            if ifaces.match(n):
+                taputil.run("ip", "link", "del", "dev", n, check=False)
