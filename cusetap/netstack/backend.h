@@ -30,12 +30,14 @@ struct tapdev_unit;
  * @mtu:	MTU in bytes
  * @mac:	hardware address
  * @name:	interface name
+ * @tun:	a tun or tap interface (the host's own, when not ours)
  */
 struct ns_link {
 	unsigned flags;
 	unsigned mtu;
 	uint8_t mac[6];
 	char name[16];
+	bool tun;
 };
 
 /**

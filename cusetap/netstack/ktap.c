@@ -703,7 +703,8 @@ static void ktap_scan_link(void *arg, int ifindex, bool gone,
 	struct ktap_scan *sc = arg;
 
 	(void)gone;
-	if (ktap_find(sc->kt, ifindex) || !link->name[0] ||
+	/* The dump says which links are tun/tap: sysfs only for those */
+	if (!link->tun || ktap_find(sc->kt, ifindex) || !link->name[0] ||
 	    !(ktap_tun_flags(link->name) & IFF_TAP))
 		return;
 	if (sc->n == sc->cap) {

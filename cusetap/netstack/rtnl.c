@@ -130,6 +130,23 @@ static int rtnl_do(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb,
 }
 
 /**
+ * rtnl_linkinfo_attr() - the kind of link, from IFLA_LINKINFO
+ * @attr:	nested attribute
+ * @data:	struct ns_link to fill
+ *
+ * Return: MNL_CB_OK
+ */
+static int rtnl_linkinfo_attr(const struct nlattr *attr, void *data)
+{
+	struct ns_link *link = data;
+
+	if (mnl_attr_get_type(attr) == IFLA_INFO_KIND &&
+	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+		link->tun = !strcmp(mnl_attr_get_str(attr), "tun");
+	return MNL_CB_OK;
+}
+
+/**
  * rtnl_link_attr() - collect the attributes of a link message we use
  * @attr:	attribute
  * @data:	struct ns_link to fill
@@ -154,6 +171,10 @@ static int rtnl_link_attr(const struct nlattr *attr, void *data)
 		if (mnl_attr_get_payload_len(attr) == sizeof(link->mac))
 			memcpy(link->mac, mnl_attr_get_payload(attr),
 			       sizeof(link->mac));
+		break;
+	case IFLA_LINKINFO:
+		if (mnl_attr_validate(attr, MNL_TYPE_NESTED) == 0)
+			mnl_attr_parse_nested(attr, rtnl_linkinfo_attr, link);
 		break;
 	}
 	return MNL_CB_OK;
