@@ -3,9 +3,10 @@
  * log.c - leveled logging to stderr, syslog, or both
  *
  * In the foreground every message goes to stderr. In the background the
- * daemon logs to syslog, and to stderr as well until it is ready: the
- * parent that waits for readiness shares that stderr, so a start that fails
- * says why where it was started, in the words the foreground would use.
+ * daemon logs to syslog, and its warnings and errors to stderr as well
+ * until it is ready: the parent that waits for readiness shares that
+ * stderr, so a start that fails says why where it was started, in the
+ * words the foreground would use.
  */
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -55,6 +56,10 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 		va_end(ap);
 	}
 	if (!atomic_load_explicit(&log_stderr, memory_order_relaxed))
+		return;
+	/* Beside syslog, stderr is for what stopped the start: the caller
+	 * may not read it, and -v would fill its pipe */
+	if (log_syslog && lvl > LOG_LVL_WARN)
 		return;
 	va_start(ap, fmt);
 	flockfile(stderr);

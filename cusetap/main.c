@@ -100,14 +100,34 @@ static int main_check_host(struct daemon *d)
 }
 
 /**
+ * main_std_fds() - make sure descriptors 0, 1 and 2 are open
+ *
+ * Started with one of them closed (cusetap 2>&-), the next file opened
+ * would take its number: an io_uring or a /dev/cuse fd would then be
+ * written to as stderr, and replaced by /dev/null when the background
+ * daemon lets go of its stderr. /dev/null fills the gaps.
+ */
+static void main_std_fds(void)
+{
+	int fd;
+
+	do {
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	} while (fd >= 0 && fd <= STDERR_FILENO && fcntl(fd, F_SETFD, 0) == 0);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/**
  * main_check_pidfile() - will the pidfile's directory take it
  * @path:	--pidfile, or NULL
  *
  * The pidfile is written at readiness, once every node and interface
  * exists: a directory that cannot take it is better refused before any is
- * made. The daemon keeps CAP_DAC_OVERRIDE, so what access() can still
- * report here (no such directory, not a directory, read-only file system)
- * is what would fail then.
+ * made. The check is made with the effective ids and capabilities (the
+ * daemon keeps CAP_DAC_OVERRIDE), so what it can still report (no such
+ * directory, not a directory, read-only file system) is what would fail
+ * then.
  *
  * Return: 0, -1 after logging why not
  */
@@ -134,7 +154,7 @@ static int main_check_pidfile(const char *path)
 	} else {
 		strcpy(dir, "./");
 	}
-	if (access(dir, W_OK | X_OK)) {
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS)) {
 		err = errno;
 		log_err("cannot write pidfile %s: %s: %s: %s", path, dir,
 			strerror(err), err == ENOENT ?
@@ -553,6 +573,7 @@ int main(int argc, char **argv)
 	unsigned i;
 	int ret;
 
+	main_std_fds();
 	ret = opt_parse(&d.opt, argc, argv);
 	if (ret)
 		return ret > 0 ? 0 : 2;

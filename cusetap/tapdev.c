@@ -5,8 +5,9 @@
  * Theory of operation
  *
  * A unit is an interface plus its device node (/dev/tapN). Opening the
- * cloning node picks a unit (FreeBSD: the lowest one not open, else a new
- * one; NetBSD: always a new one) and binds the open file to it; opening
+ * cloning node picks a unit (FreeBSD: the lowest one an earlier clone made
+ * that is not open, else a new one; NetBSD: always a new one) and binds
+ * the open file to it; opening
  * /dev/tapN binds to unit N, or fails with EBUSY while it is open.
  *
  * Frames from the host are received by the network side straight into the

@@ -989,7 +989,8 @@ static int ktap_set_vnet_hdr(struct ns_port *np, unsigned len)
 	struct ktap_port *p = (struct ktap_port *)np;
 	unsigned offloads = len ? KTAP_OFFLOADS : 0;
 
-	/* Held frames may carry offloads the client asked for: out first */
+	/* As with every change to the TAP (carrier, flags): a setting never
+	 * overtakes a frame written before it */
 	ktap_flush_tx(p);
 	if (ioctl(p->fd, TUNSETOFFLOAD, offloads) < 0)
 		return -errno;
