@@ -1054,6 +1054,25 @@ err:
 }
 
 /**
+ * cdev_node_room() - may one more device node be made (CDEV_MAX_NODES)
+ * @host:	context (struct cdev_ctx), unused: the count is the daemon's
+ *
+ * Return: true if there is room; false after saying why, once until a
+ *	   node goes
+ */
+static bool cdev_node_room(void *host)
+{
+	(void)host;
+	if (cdev_nodes < CDEV_MAX_NODES)
+		return true;
+	if (!cdev_full_said)
+		log_warn("no new unit: a daemon serves at most %d device nodes "
+			 "(libfuse needs a thread key for each)", CDEV_MAX_NODES);
+	cdev_full_said = true;
+	return false;
+}
+
+/**
  * cdev_node_new() - create a node named @name
  * @cc:		context
  * @name:	device name, validated by the caller
@@ -1077,14 +1096,8 @@ static int cdev_node_new(struct cdev_ctx *cc, const char *name,
 	snprintf(path, sizeof(path), "/dev/%s", name);
 	if (stat(path, &st) == 0)
 		return -EEXIST;
-	if (cdev_nodes >= CDEV_MAX_NODES) {
-		if (!cdev_full_said)
-			log_warn("%s: not made: a daemon serves at most %d "
-				 "device nodes (libfuse needs a thread key for "
-				 "each)", name, CDEV_MAX_NODES);
-		cdev_full_said = true;
+	if (!cdev_node_room(cc))
 		return -ENXIO;
-	}
 	nslots = unit ? CDEV_UNIT_SLOTS : loop_number();
 	n = calloc(1, sizeof(*n) + nslots * sizeof(n->slots[0]));
 	if (!n)
@@ -1306,6 +1319,7 @@ static void cdev_sigio(void *host, pid_t owner, int pidfd)
 }
 
 const struct tapdev_host cdev_host = {
+	.node_room	= cdev_node_room,
 	.node_add	= cdev_node_add,
 	.node_del	= cdev_node_remove,
 	.reply_data	= cdev_reply_data,

@@ -260,6 +260,7 @@ static void tapdev_initial_mac(struct tapdev_unit *u, uint8_t mac[6])
  * @up:	set to the new unit
  *
  * Return: 0, -EEXIST if the interface or node name is taken on the host,
+ *	   -ENXIO if the character-device side has no room for its node,
  *	   -ENAMETOOLONG, -ENOMEM, or the backend's or node's error
  */
 static int tapdev_unit_new(struct tapdev_ctx *c, unsigned num, bool adopt,
@@ -269,6 +270,8 @@ static int tapdev_unit_new(struct tapdev_ctx *c, unsigned num, bool adopt,
 	uint8_t mac[6];
 	int ret, n;
 
+	if (c->host->node_room && !c->host->node_room(c->host_arg))
+		return -ENXIO;
 	ret = tapdev_units_grow(c, num);
 	if (ret)
 		return ret;

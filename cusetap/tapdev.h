@@ -39,6 +39,9 @@ enum tapdev_abi {
 
 /**
  * struct tapdev_host - calls into the character-device side
+ * @node_room:	is there room for one more node (NULL: always); asked
+ *		before a unit's interface is made, so that a unit refused
+ *		for want of a node costs no interface made and unmade
  * @node_add:	create the device node of unit @u; stores it in u->node
  * @node_del:	remove u->node
  * @reply_data:	answer read request @req with @len bytes
@@ -49,6 +52,7 @@ enum tapdev_abi {
  *		through @pidfd when it is not -1 (immune to pid reuse)
  */
 struct tapdev_host {
+	bool (*node_room)(void *host);
 	int (*node_add)(void *host, struct tapdev_unit *u);
 	void (*node_del)(void *host, struct tapdev_unit *u);
 	void (*reply_data)(void *req, const void *buf, size_t len);

@@ -147,6 +147,9 @@ def test_node_limit_refuses_with_enxio(daemon_factory):
             f"clones until refused: expected 1015, then ENXIO; got {len(fds)}, "
             f"then {taputil.errname(err) if err else 'no refusal'}")
         assert d.alive(), f"daemon died at the node limit; log:\n{d.log()}"
+        assert len(d.created_ifaces()) == 1015, (
+            f"after the refused clone: expected the 1015 clones' interfaces, no more, "
+            f"got {len(d.created_ifaces())}")
         gone = taputil.tapgifname(fds[-1], taputil.NETBSD_TAPGIFNAME)
         os.close(fds.pop())
         taputil.wait_gone(gone, f"/dev/{gone}", 30)

@@ -22,6 +22,13 @@ unsigned nreplies;
 unsigned poll_wakes, poll_drops, nodes, sigios;
 pid_t sigio_owner;
 
+bool no_room;
+
+static bool fake_node_room(void *host)
+{
+	return !no_room;
+}
+
 static int fake_node_add(void *host, struct tapdev_unit *u)
 {
 	u->node = u;
@@ -70,6 +77,7 @@ static void fake_sigio(void *host, pid_t owner, int pidfd)
 }
 
 const struct tapdev_host fake_host = {
+	.node_room = fake_node_room,
 	.node_add = fake_node_add,
 	.node_del = fake_node_del,
 	.reply_data = fake_reply_data,

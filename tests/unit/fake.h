@@ -29,6 +29,7 @@ struct fake_port {
 extern struct reply replies[64];
 extern unsigned nreplies;
 extern unsigned poll_wakes, poll_drops, nodes, sigios;
+extern bool no_room;		/* the character-device side is full */
 extern pid_t sigio_owner;
 extern struct ns_link next_link;	/* what sync() "learns" */
 extern bool sync_applies;

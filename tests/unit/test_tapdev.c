@@ -72,6 +72,24 @@ static void test_clone_leaves_units_made_otherwise(void)
 	teardown();
 }
 
+/* No room for another node: ENXIO, and no interface made and unmade */
+static void test_no_room_for_node(void)
+{
+	struct tapdev_file *f;
+	unsigned before;
+
+	setup(TAPDEV_ABI_FREEBSD);
+	before = released;
+	no_room = true;
+	CHECK_EQ(tapdev_open(&ctx, NULL, getpid(), &f), -ENXIO);
+	CHECK(ports[0] == NULL);
+	CHECK_EQ(released, before);
+	no_room = false;
+	CHECK_EQ(tapdev_open(&ctx, NULL, getpid(), &f), 0);
+	tapdev_close(f);
+	teardown();
+}
+
 static void test_clone_skips_taken_names(void)
 {
 	struct tapdev_file *f;
@@ -623,6 +641,7 @@ int main(void)
 {
 	RUN(test_clone_lowest_and_busy);
 	RUN(test_clone_leaves_units_made_otherwise);
+	RUN(test_no_room_for_node);
 	RUN(test_clone_skips_taken_names);
 	RUN(test_read_truncates_and_drops_rest);
 	RUN(test_nonblocking_empty_is_eagain);
