@@ -592,6 +592,35 @@ void ktap_reap(struct ktap *kt)
 }
 
 /**
+ * ktap_sysfs_num() - a number an interface shows in sysfs
+ * @ifname:	interface name
+ * @attr:	file under /sys/class/net/@ifname: "tun_flags" (hex, 0x...),
+ *		"owner" or "group" (decimal, -1 for none)
+ * @none:	what to return if there is no such file or number
+ *
+ * Return: the number, @none if it cannot be read (the interface is gone,
+ *	   or is no tun/tap interface)
+ */
+static long ktap_sysfs_num(const char *ifname, const char *attr, long none)
+{
+	char path[64], buf[32], *end;
+	long val = none;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, attr);
+	f = fopen(path, "re");
+	if (!f)
+		return none;
+	if (fgets(buf, sizeof(buf), f)) {
+		val = strtol(buf, &end, 0);
+		if (end == buf)
+			val = none;
+	}
+	fclose(f);
+	return val;
+}
+
+/**
  * ktap_tun_flags() - the tun/tap flags of an interface, from sysfs
  * @ifname:	interface name
  *
@@ -599,42 +628,7 @@ void ktap_reap(struct ktap *kt)
  */
 static unsigned long ktap_tun_flags(const char *ifname)
 {
-	char path[64], buf[32];
-	unsigned long flags;
-	FILE *f;
-	int n;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", ifname);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	n = fgets(buf, sizeof(buf), f) ? sscanf(buf, "%lx", &flags) : 0;
-	fclose(f);
-	return n == 1 ? flags : 0;
-}
-
-/**
- * ktap_sysfs_id() - a TAP's owner or group, from sysfs
- * @ifname:	interface name
- * @attr:	"owner" or "group"
- *
- * Return: the id, -1 for none (or if it cannot be read: then the TAP is
- *	   gone, or not a TAP, and is not adopted anyway)
- */
-static long ktap_sysfs_id(const char *ifname, const char *attr)
-{
-	char path[64], buf[32];
-	long id = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, attr);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &id) != 1)
-		id = -1;
-	fclose(f);
-	return id;
+	return (unsigned long)ktap_sysfs_num(ifname, "tun_flags", 0);
 }
 
 /**
@@ -655,14 +649,15 @@ static long ktap_sysfs_id(const char *ifname, const char *attr)
 static bool ktap_free_tap(const char *ifname, const struct tapdev_unit *u)
 {
 	const struct tapdev_config *cfg = &u->ctx->cfg;
-	long owner = ktap_sysfs_id(ifname, "owner");
-	long group = ktap_sysfs_id(ifname, "group");
 	long node_uid = cfg->owner == (uid_t)-1 ? 0 : (long)cfg->owner;
 	long node_gid = cfg->group == (gid_t)-1 ? 0 : (long)cfg->group;
+	long owner, group;
 
 	if ((ktap_tun_flags(ifname) & (IFF_TAP | IFF_PERSIST)) !=
 	    (IFF_TAP | IFF_PERSIST))
 		return false;
+	owner = ktap_sysfs_num(ifname, "owner", -1);
+	group = ktap_sysfs_num(ifname, "group", -1);
 	if ((owner != -1 && owner != node_uid) ||
 	    (group != -1 && group != node_gid)) {
 		log_debug("%s: not adopted: it belongs to uid %ld gid %ld",
