@@ -7,8 +7,8 @@
  * A unit is an interface plus its device node (/dev/tapN). Opening the
  * cloning node picks a unit (FreeBSD: the lowest one an earlier clone made
  * that is not open, else a new one; NetBSD: always a new one) and binds
- * the open file to it; opening
- * /dev/tapN binds to unit N, or fails with EBUSY while it is open.
+ * the open file to it; opening /dev/tapN binds to unit N, or fails with
+ * EBUSY while it is open.
  *
  * Frames from the host are received by the network side straight into the
  * unit's queue (fq). A read takes the oldest frame, truncated to the
